@@ -1,0 +1,70 @@
+"""Application factory: PTB ``Application`` wired to the database, handlers and menus."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.ext import AIORateLimiter, Application
+from telegram.request import BaseRequest
+
+from bot.config import Settings
+from bot.context import CONTEXT_TYPES, BotData
+from bot.menus import publish_default_menu
+from handlers import register_all
+from storage.db import create_engine, create_sessionmaker
+
+log = logging.getLogger(__name__)
+
+
+async def _open_database(application: Application) -> None:
+    data: BotData = application.bot_data
+    assert data.settings is not None
+    data.engine = create_engine(data.settings.database_url)
+    data.sessionmaker = create_sessionmaker(data.engine)
+
+
+async def _post_init(application: Application) -> None:
+    data: BotData = application.bot_data
+    assert data.settings is not None
+    await _open_database(application)
+    await publish_default_menu(application.bot, data.settings.timezone, data.settings.default_language)
+    log.info("bot @%s ready", application.bot.username)
+
+
+async def _post_shutdown(application: Application) -> None:
+    data: BotData = application.bot_data
+    if data.engine is not None:
+        await data.engine.dispose()
+        data.engine = data.sessionmaker = None
+
+
+def build_application(settings: Settings, request: BaseRequest | None = None) -> Application:
+    """The bot, ready for ``run_polling``.
+
+    ``request`` replaces the HTTP layer (handler tests capture what would be sent).
+    Outside ``run_polling``, call ``initialize()`` then ``post_init`` yourself.
+    """
+    builder = Application.builder()
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
+    application = (
+        builder.token(settings.bot_token.strip())
+        .base_url(settings.telegram_base_url)
+        .base_file_url(settings.base_file_url)
+        .context_types(CONTEXT_TYPES)
+        # Replies honour Telegram's limits: queued per chat and globally, 429s retried.
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .concurrent_updates(True)
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+        .build()
+    )
+    application.bot_data.settings = settings
+    register_all(application)
+    return application
+
+
+def run_polling(settings: Settings) -> None:
+    application = build_application(settings)
+    application.run_polling(allowed_updates=Update.ALL_TYPES, close_loop=False)

@@ -1,0 +1,250 @@
+"""Command line: ``python run_bot.py [run|db upgrade|import FILE|demo|admin add NIP|...]``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from bot.config import Settings
+from bot.i18n import Translator, get_translator
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="run_bot.py",
+        description="Bot Mutasi & Kinerja ASN Kota Bukittinggi. Without a command: run.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = commands.add_parser("run", help="migrate the database if needed, then poll Telegram")
+    run.add_argument(
+        "--no-migrate", action="store_true", help="do not apply pending migrations first"
+    )
+
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    db_commands.add_parser("upgrade", help="apply the Alembic migrations")
+
+    imp = commands.add_parser("import", help="import employees, mutations or trainings")
+    imp.add_argument("file", type=Path, help="a CSV (comma or semicolon, UTF-8) or XLSX file")
+    imp.add_argument(
+        "--kind",
+        choices=["employees", "mutations", "trainings"],
+        help="what the file holds (detected from the headers when not given)",
+    )
+
+    commands.add_parser("demo", help="load the demo data set into an empty database")
+
+    admin = commands.add_parser("admin", help="grant or withdraw the HR admin role")
+    admin_commands = admin.add_subparsers(dest="admin_command", metavar="ACTION", required=True)
+    for action, text in (("add", "grant the HR admin role"), ("remove", "withdraw it")):
+        sub = admin_commands.add_parser(action, help=text)
+        sub.add_argument("nip", help="the employee's NIP (spaces and dots allowed)")
+    return parser
+
+
+def _load_settings() -> Settings | None:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error["loc"]).upper()
+            print(f"{field}: {error['msg']}", file=sys.stderr)
+        return None
+
+
+def _migrate(settings: Settings) -> None:
+    from storage.migrate import upgrade
+
+    upgrade(settings.database_url)
+
+
+async def _with_sessionmaker(settings: Settings, work: Callable[..., Awaitable[int]]) -> int:
+    from storage.db import create_engine, create_sessionmaker
+
+    engine = create_engine(settings.database_url)
+    try:
+        return await work(create_sessionmaker(engine))
+    finally:
+        await engine.dispose()
+
+
+def command_run(settings: Settings, t: Translator, no_migrate: bool) -> int:
+    if not settings.token_is_valid:
+        print(
+            t(
+                "BOT_TOKEN is missing or malformed: open Telegram, send /newbot to @BotFather, "
+                "and put the token it gives you (like 123456789:AAH...) in BOT_TOKEN "
+                "or in a .env file."
+            ),
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    if not no_migrate:
+        _migrate(settings)
+    from bot.app import run_polling
+
+    run_polling(settings)
+    return EXIT_OK
+
+
+def command_import(settings: Settings, t: Translator, file: Path, kind: str | None) -> int:
+    from storage.importers import MAX_FILE_BYTES, ImportFileError, ImportKind, import_file
+
+    if not file.is_file():
+        print(t("File not found: {path}", path=file), file=sys.stderr)
+        return EXIT_FAILED
+    if file.stat().st_size > MAX_FILE_BYTES:
+        print(
+            t(
+                "The file is too large ({size} MB); the limit is {limit} MB.",
+                size=t.number(round(file.stat().st_size / 1024 / 1024, 1)),
+                limit=t.number(MAX_FILE_BYTES // 1024 // 1024),
+            ),
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    _migrate(settings)
+
+    async def work(sessionmaker) -> int:  # type: ignore[no-untyped-def]
+        try:
+            result = await import_file(
+                sessionmaker,
+                file.read_bytes(),
+                file.name,
+                ImportKind(kind) if kind else None,
+                actor_label="cli",
+                timezone=settings.timezone,
+            )
+        except ImportFileError as exc:
+            print(exc.issue.render(t.gettext), file=sys.stderr)
+            return EXIT_FAILED
+        if not result.ok:
+            print(
+                t.ngettext(
+                    "Nothing was imported: {n} problem was found. Fix it and import again.",
+                    "Nothing was imported: {n} problems were found. Fix them and import again.",
+                    len(result.issues),
+                ),
+                file=sys.stderr,
+            )
+            for issue in result.issues:
+                where = []
+                if issue.row is not None:
+                    where.append(t("row {row}", row=issue.row))
+                if issue.column:
+                    where.append(t("column {column}", column=issue.column))
+                prefix = ", ".join(where)
+                message = issue.render(t.gettext)
+                print(f"  {prefix}: {message}" if prefix else f"  {message}", file=sys.stderr)
+            return EXIT_FAILED
+        print(
+            t(
+                "Imported {kind}: {rows} rows ({created} new, {updated} updated, "
+                "{unchanged} unchanged).",
+                kind=result.kind.value,
+                rows=t.number(result.rows),
+                created=t.number(result.created),
+                updated=t.number(result.updated),
+                unchanged=t.number(result.unchanged),
+            )
+        )
+        return EXIT_OK
+
+    return asyncio.run(_with_sessionmaker(settings, work))
+
+
+def command_demo(settings: Settings, t: Translator) -> int:
+    from storage.demo import load_demo
+
+    _migrate(settings)
+
+    async def work(sessionmaker) -> int:  # type: ignore[no-untyped-def]
+        summary = await load_demo(sessionmaker)
+        if not summary.created:
+            print(t("The database already has employees; the demo data was not loaded."))
+            return EXIT_OK
+        print(
+            t(
+                "Demo data loaded: {employees} employees in {units} units, {mutations} mutations, "
+                "{trainings} trainings, {evaluations} evaluations.",
+                employees=t.number(summary.employees),
+                units=t.number(summary.units),
+                mutations=t.number(summary.mutations),
+                trainings=t.number(summary.trainings),
+                evaluations=t.number(summary.evaluations),
+            )
+        )
+        return EXIT_OK
+
+    return asyncio.run(_with_sessionmaker(settings, work))
+
+
+def command_admin(settings: Settings, t: Translator, action: str, raw_nip: str) -> int:
+    from bot.rules.nip import normalize_nip
+    from storage.repositories import EmployeeRepository
+
+    _migrate(settings)
+    nip = normalize_nip(raw_nip)
+
+    async def work(sessionmaker) -> int:  # type: ignore[no-untyped-def]
+        async with sessionmaker() as session, session.begin():
+            repository = EmployeeRepository(session)
+            employee = await repository.by_nip(nip)
+            if employee is None:
+                print(t("No employee has NIP {nip}.", nip=nip), file=sys.stderr)
+                return EXIT_FAILED
+            changed = await repository.set_hr_admin(
+                employee, action == "add", actor_id=None, actor_label="cli"
+            )
+            name = employee.name
+        if action == "add":
+            message = (
+                t("{name} ({nip}) is now an HR admin.", name=name, nip=nip)
+                if changed
+                else t("{name} ({nip}) was already an HR admin.", name=name, nip=nip)
+            )
+        else:
+            message = (
+                t("{name} ({nip}) is no longer an HR admin.", name=name, nip=nip)
+                if changed
+                else t("{name} ({nip}) was not an HR admin.", name=name, nip=nip)
+            )
+        print(message)
+        return EXIT_OK
+
+    return asyncio.run(_with_sessionmaker(settings, work))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    settings = _load_settings()
+    if settings is None:
+        return EXIT_USAGE
+    t = get_translator(settings.default_language, settings.timezone)
+    match args.command:
+        case None | "run":
+            return command_run(settings, t, getattr(args, "no_migrate", False))
+        case "db":
+            _migrate(settings)
+            print(t("The database is up to date."))
+            return EXIT_OK
+        case "import":
+            return command_import(settings, t, args.file, args.kind)
+        case "demo":
+            return command_demo(settings, t)
+        case "admin":
+            return command_admin(settings, t, args.admin_command, args.nip)
+    return EXIT_USAGE

@@ -1,0 +1,86 @@
+"""Settings from the environment or a ``.env`` file (pydantic-settings)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.i18n import SUPPORTED_LANGUAGES
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/bot.db"
+# What @BotFather hands out: the bot's numeric id, a colon, a 35-character secret.
+TOKEN_PATTERN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
+TOKEN_HELP = (
+    "BOT_TOKEN is missing or malformed: open Telegram, talk to @BotFather, send /newbot, "
+    "and put the token it gives you (like 123456789:AAH...) in BOT_TOKEN or in a .env file."
+)
+
+
+def normalize_database_url(url: str) -> str:
+    """Use the async drivers whatever form the URL was given in."""
+    for prefix, replacement in (
+        ("postgres://", "postgresql+asyncpg://"),
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgresql+psycopg2://", "postgresql+asyncpg://"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+    ):
+        if url.startswith(prefix):
+            return replacement + url[len(prefix) :]
+    return url
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    bot_token: str = Field(default="", repr=False)
+    database_url: str = DEFAULT_DATABASE_URL
+    telegram_base_url: str = "https://api.telegram.org/bot"
+    telegram_base_file_url: str | None = None
+    timezone: str = "Asia/Jakarta"
+    default_language: str = "id"
+    hr_contact: str = "BKPSDM Kota Bukittinggi"
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        return normalize_database_url(value.strip())
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("default_language")
+    @classmethod
+    def _supported_language(cls, value: str) -> str:
+        if value not in SUPPORTED_LANGUAGES:
+            raise ValueError(f"DEFAULT_LANGUAGE must be one of {', '.join(SUPPORTED_LANGUAGES)}")
+        return value
+
+    @property
+    def token_is_valid(self) -> bool:
+        return bool(TOKEN_PATTERN.match(self.bot_token.strip()))
+
+    @property
+    def base_file_url(self) -> str:
+        """PTB's ``base_file_url``: derived from ``base_url`` unless given."""
+        if self.telegram_base_file_url:
+            return self.telegram_base_file_url
+        base = self.telegram_base_url.rstrip("/")
+        head, _, tail = base.rpartition("/")
+        return f"{head}/file/{tail}" if tail.startswith("bot") else f"{base}/file/bot"
+
+    def sqlite_path(self) -> Path | None:
+        prefix = "sqlite+aiosqlite:///"
+        if self.database_url.startswith(prefix):
+            rest = self.database_url[len(prefix) :].split("?")[0]
+            return None if rest in ("", ":memory:") else Path(rest)
+        return None

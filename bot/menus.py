@@ -1,0 +1,79 @@
+"""Which commands a person may use, for /help and Telegram's command menu.
+
+Capabilities add their commands to ``COMMANDS``; the audience decides who sees them.
+The server still checks the role on every command: the menu is a convenience only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefault
+from telegram.error import TelegramError
+
+from bot.i18n import N_, SUPPORTED_LANGUAGES, Translator, get_translator
+from storage.repositories import Account
+
+
+class Audience(StrEnum):
+    EVERYONE = "everyone"
+    LINKED = "linked"
+    SUPERVISOR = "supervisor"
+    HR_ADMIN = "hr_admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    name: str
+    description: str  # gettext msgid
+    audience: Audience = Audience.EVERYONE
+
+
+COMMANDS: list[Command] = [
+    Command("start", N_("Start and link your account")),
+    Command("help", N_("What this bot can do for you")),
+    Command("bahasa", N_("Choose the language (Bahasa Indonesia / English)")),
+]
+
+
+def allowed(command: Command, account: Account | None) -> bool:
+    match command.audience:
+        case Audience.EVERYONE:
+            return True
+        case Audience.LINKED:
+            return bool(account and account.linked)
+        case Audience.SUPERVISOR:
+            return bool(account and account.linked and account.is_supervisor)
+        case Audience.HR_ADMIN:
+            return bool(account and account.linked and account.is_hr_admin)
+
+
+def commands_for(account: Account | None) -> list[Command]:
+    return [command for command in COMMANDS if allowed(command, account)]
+
+
+def bot_commands(commands: list[Command], translator: Translator) -> list[BotCommand]:
+    return [BotCommand(c.name, translator(c.description)) for c in commands]
+
+
+async def publish_default_menu(bot: Bot, timezone: str, default_language: str) -> None:
+    """The menu of someone the bot knows nothing about, in each language."""
+    public = commands_for(None)
+    for language in SUPPORTED_LANGUAGES:
+        translator = get_translator(language, timezone)
+        code = None if language == default_language else language
+        await bot.set_my_commands(
+            bot_commands(public, translator), scope=BotCommandScopeDefault(), language_code=code
+        )
+
+
+async def publish_chat_menu(bot: Bot, chat_id: int, account: Account, translator: Translator) -> bool:
+    """This person's own menu, in their language; a failure must not break the reply."""
+    try:
+        await bot.set_my_commands(
+            bot_commands(commands_for(account), translator), scope=BotCommandScopeChat(chat_id)
+        )
+    except TelegramError:
+        return False
+    return True

@@ -1,0 +1,277 @@
+"""The database schema (SQLAlchemy 2 declarative, identical on SQLite and PostgreSQL).
+
+Times are stored in UTC. Enumerated values are plain strings validated by the rules
+in ``bot.rules``, so a new value never needs a database-specific enum migration.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Aware UTC datetimes in Python; UTC in the database (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dt.datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+class TimestampMixin:
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        default=utcnow, onupdate=utcnow, server_default=func.now()
+    )
+
+
+class Unit(TimestampMixin, Base):
+    """Unit kerja / perangkat daerah."""
+
+    __tablename__ = "units"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+
+    employees: Mapped[list[Employee]] = relationship(back_populates="unit")
+
+
+class TelegramUser(TimestampMixin, Base):
+    """Anyone who has talked to the bot, linked or not (keeps an unlinked user's language)."""
+
+    __tablename__ = "telegram_users"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    first_name: Mapped[str] = mapped_column(String(200), default="")
+    username: Mapped[str | None] = mapped_column(String(64))
+    language: Mapped[str | None] = mapped_column(String(8))
+
+
+class Employee(TimestampMixin, Base):
+    """An ASN (PNS or PPPK); supervisors are employees who have direct reports."""
+
+    __tablename__ = "employees"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    nip: Mapped[str] = mapped_column(String(18), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    employee_type: Mapped[str] = mapped_column(String(8), default="PNS")
+    position: Mapped[str] = mapped_column(String(200), default="")
+    rank: Mapped[str | None] = mapped_column(String(40))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    supervisor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("employees.id", ondelete="SET NULL"), index=True
+    )
+    phone: Mapped[str | None] = mapped_column(String(20), index=True)
+    role: Mapped[str] = mapped_column(String(20), default="asn")
+    telegram_user_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    linked_at: Mapped[dt.datetime | None]
+    language: Mapped[str | None] = mapped_column(String(8))
+    reachable: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    blocked_at: Mapped[dt.datetime | None]
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+
+    unit: Mapped[Unit] = relationship(back_populates="employees")
+    supervisor: Mapped[Employee | None] = relationship(remote_side=[id])
+
+
+class Mutation(TimestampMixin, Base):
+    """A transfer of one employee; ``stage`` is the current one (``bot.rules.stages``)."""
+
+    __tablename__ = "mutations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id"), index=True)
+    mutation_type: Mapped[str] = mapped_column(String(20))
+    from_unit: Mapped[str] = mapped_column(String(200))
+    from_position: Mapped[str] = mapped_column(String(200), default="")
+    to_unit: Mapped[str] = mapped_column(String(200))
+    to_position: Mapped[str] = mapped_column(String(200), default="")
+    # A move between local governments passes the Pertek BKN step.
+    external: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    stage: Mapped[str] = mapped_column(String(30))
+    stage_changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    sk_number: Mapped[str | None] = mapped_column(String(100))
+    sk_date: Mapped[dt.date | None] = mapped_column(Date)
+    tmt_date: Mapped[dt.date | None] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+
+    employee: Mapped[Employee] = relationship()
+    events: Mapped[list[MutationEvent]] = relationship(
+        back_populates="mutation", order_by="MutationEvent.id"
+    )
+
+
+class MutationEvent(Base):
+    """One stage change: when, who, from where to where, and why."""
+
+    __tablename__ = "mutation_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mutation_id: Mapped[int] = mapped_column(
+        ForeignKey("mutations.id", ondelete="CASCADE"), index=True
+    )
+    from_stage: Mapped[str | None] = mapped_column(String(30))
+    to_stage: Mapped[str] = mapped_column(String(30))
+    changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id"))
+    changed_by_label: Mapped[str] = mapped_column(String(100), default="")
+    note: Mapped[str | None] = mapped_column(Text)
+
+    mutation: Mapped[Mutation] = relationship(back_populates="events")
+
+
+class Training(TimestampMixin, Base):
+    """A training session (pelatihan / diklat); times in UTC, shown in WIB."""
+
+    __tablename__ = "trainings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(50), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    starts_at: Mapped[dt.datetime]
+    ends_at: Mapped[dt.datetime]
+    place: Mapped[str] = mapped_column(String(300), default="")
+    online_link: Mapped[str | None] = mapped_column(String(500))
+    mutation_id: Mapped[int | None] = mapped_column(ForeignKey("mutations.id", ondelete="SET NULL"))
+
+    participants: Mapped[list[TrainingParticipant]] = relationship(back_populates="training")
+
+
+class TrainingParticipant(Base):
+    __tablename__ = "training_participants"
+    __table_args__ = (UniqueConstraint("training_id", "employee_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    training_id: Mapped[int] = mapped_column(ForeignKey("trainings.id", ondelete="CASCADE"))
+    employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id"), index=True)
+    # unknown | hadir | tidak_hadir
+    attendance: Mapped[str] = mapped_column(String(20), default="unknown")
+    responded_at: Mapped[dt.datetime | None]
+
+    training: Mapped[Training] = relationship(back_populates="participants")
+    employee: Mapped[Employee] = relationship()
+
+
+class EvaluationPeriod(Base):
+    """One monthly SKP period."""
+
+    __tablename__ = "evaluation_periods"
+    __table_args__ = (UniqueConstraint("year", "month"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    year: Mapped[int] = mapped_column(Integer)
+    month: Mapped[int] = mapped_column(Integer)
+    opens_on: Mapped[dt.date] = mapped_column(Date)
+    closes_on: Mapped[dt.date] = mapped_column(Date)
+    # open | locked
+    status: Mapped[str] = mapped_column(String(10), default="open")
+
+
+class Evaluation(TimestampMixin, Base):
+    """A supervisor's monthly rating of one report; a draft until submitted."""
+
+    __tablename__ = "evaluations"
+    __table_args__ = (UniqueConstraint("period_id", "employee_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("evaluation_periods.id"), index=True)
+    employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id"), index=True)
+    evaluator_id: Mapped[int] = mapped_column(ForeignKey("employees.id"), index=True)
+    # draft | submitted
+    status: Mapped[str] = mapped_column(String(10), default="draft")
+    # di_atas | sesuai | di_bawah
+    work_result: Mapped[str | None] = mapped_column(String(10))
+    behaviour_ratings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    behaviour: Mapped[str | None] = mapped_column(String(10))
+    predicate: Mapped[str | None] = mapped_column(String(30))
+    feedback: Mapped[str | None] = mapped_column(Text)
+    current_step: Mapped[str | None] = mapped_column(String(30))
+    submitted_at: Mapped[dt.datetime | None]
+
+
+class OutboxMessage(Base):
+    """A message the bot sends on its own initiative (see the delivery pipeline)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_due", "status", "not_before"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    employee_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # pending | sending | sent | failed | blocked | uncertain | cancelled
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    lease_until: Mapped[dt.datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[dt.datetime | None]
+
+
+class AuditLog(Base):
+    """Who did what, when: stage changes, imports, role changes, broadcasts."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id"))
+    actor_label: Mapped[str] = mapped_column(String(100), default="")
+    action: Mapped[str] = mapped_column(String(60))
+    entity_type: Mapped[str | None] = mapped_column(String(40))
+    entity_id: Mapped[str | None] = mapped_column(String(60))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -1,0 +1,43 @@
+"""Small database fixtures written through the models (not the importer under test)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.models import Employee, Unit
+
+NIP_SUPERVISOR = "197501012000031001"
+NIP_STAFF = "198609262015051001"
+
+
+async def add_unit_with_staff(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    staff_name: str = "Rina Marlina, S.E.",
+    staff_telegram_id: int | None = None,
+    supervisor_telegram_id: int | None = None,
+) -> tuple[int, int]:
+    """A unit with a supervisor and one report; returns (supervisor id, staff id)."""
+    async with sessionmaker() as session, session.begin():
+        unit = Unit(name="Dinas Perhubungan")
+        boss = Employee(
+            nip=NIP_SUPERVISOR,
+            name="Ir. Yusuf Datuak Rajo Mudo",
+            position="Kepala Dinas Perhubungan",
+            rank="IV/c",
+            unit=unit,
+            telegram_user_id=supervisor_telegram_id,
+        )
+        staff = Employee(
+            nip=NIP_STAFF,
+            name=staff_name,
+            position="Analis Transportasi",
+            rank="III/b",
+            unit=unit,
+            supervisor=boss,
+            phone="6281234567890",
+            telegram_user_id=staff_telegram_id,
+        )
+        session.add_all([unit, boss, staff])
+        await session.flush()
+        return boss.id, staff.id

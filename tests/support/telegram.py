@@ -1,0 +1,128 @@
+"""Handler-layer support: a PTB request object that records calls instead of sending them,
+and builders for the updates Telegram would deliver."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from telegram import Update
+from telegram.ext import Application
+from telegram.request import BaseRequest, RequestData
+
+BOT_ID = 7000000001
+TOKEN = f"{BOT_ID}:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
+BOT_USER = {
+    "id": BOT_ID,
+    "is_bot": True,
+    "first_name": "Bot ASN Bukittinggi",
+    "username": "bukittinggi_asn_bot",
+    "can_join_groups": False,
+    "can_read_all_group_messages": False,
+    "supports_inline_queries": False,
+}
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+
+
+class CapturingRequest(BaseRequest):
+    """Answers like Telegram would and keeps every call for the test to inspect."""
+
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self._message_ids = itertools.count(1000)
+
+    @property
+    def read_timeout(self) -> float | None:
+        return 1.0
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+    async def do_request(
+        self, url: str, method: str, request_data: RequestData | None = None, *args: Any, **kw: Any
+    ) -> tuple[int, bytes]:
+        api_method = url.rsplit("/", 1)[-1]
+        params = dict(request_data.parameters) if request_data else {}
+        self.calls.append(Call(api_method, params))
+        return 200, json.dumps({"ok": True, "result": self._result(api_method, params)}).encode()
+
+    def _result(self, method: str, params: dict[str, Any]) -> Any:
+        if method == "getMe":
+            return BOT_USER
+        if method == "getUpdates":
+            return []
+        if method in {"sendMessage", "editMessageText", "editMessageReplyMarkup"}:
+            chat_id = int(params.get("chat_id", 0))
+            message = {
+                "message_id": int(params.get("message_id") or next(self._message_ids)),
+                "date": int(time.time()),
+                "chat": {"id": chat_id, "type": "private"},
+                "from": BOT_USER,
+                "text": params.get("text", ""),
+            }
+            if "reply_markup" in params:
+                message["reply_markup"] = params["reply_markup"]
+            return message
+        return True
+
+    def sent(self, method: str = "sendMessage") -> list[dict[str, Any]]:
+        return [call.params for call in self.calls if call.method == method]
+
+    def clear(self) -> None:
+        self.calls.clear()
+
+
+_update_ids = itertools.count(1)
+_message_ids = itertools.count(1)
+
+
+def user_dict(user_id: int, first_name: str = "Rina", language_code: str | None = "id") -> dict:
+    user = {"id": user_id, "is_bot": False, "first_name": first_name}
+    if language_code:
+        user["language_code"] = language_code
+    return user
+
+
+def message_update(app: Application, user_id: int, text: str, **user: Any) -> Update:
+    message: dict[str, Any] = {
+        "message_id": next(_message_ids),
+        "date": int(time.time()),
+        "chat": {"id": user_id, "type": "private", "first_name": user.get("first_name", "Rina")},
+        "from": user_dict(user_id, **user),
+        "text": text,
+    }
+    if text.startswith("/"):
+        command = text.split()[0]
+        message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+    return Update.de_json({"update_id": next(_update_ids), "message": message}, app.bot)
+
+
+def callback_update(
+    app: Application, user_id: int, data: str, message_id: int = 1, text: str = "…"
+) -> Update:
+    message = {
+        "message_id": message_id,
+        "date": int(time.time()),
+        "chat": {"id": user_id, "type": "private"},
+        "from": BOT_USER,
+        "text": text,
+    }
+    query = {
+        "id": str(next(_update_ids)),
+        "from": user_dict(user_id),
+        "chat_instance": "ci",
+        "message": message,
+        "data": data,
+    }
+    return Update.de_json({"update_id": next(_update_ids), "callback_query": query}, app.bot)
