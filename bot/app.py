@@ -28,7 +28,9 @@ async def _post_init(application: Application) -> None:
     data: BotData = application.bot_data
     assert data.settings is not None
     await _open_database(application)
-    await publish_default_menu(application.bot, data.settings.timezone, data.settings.default_language)
+    await publish_default_menu(
+        application.bot, data.settings.timezone, data.settings.default_language
+    )
     log.info("bot @%s ready", application.bot.username)
 
 

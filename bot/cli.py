@@ -113,12 +113,13 @@ def command_import(settings: Settings, t: Translator, file: Path, kind: str | No
         )
         return EXIT_FAILED
     _migrate(settings)
+    data = file.read_bytes()
 
     async def work(sessionmaker) -> int:  # type: ignore[no-untyped-def]
         try:
             result = await import_file(
                 sessionmaker,
-                file.read_bytes(),
+                data,
                 file.name,
                 ImportKind(kind) if kind else None,
                 actor_label="cli",

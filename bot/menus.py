@@ -68,7 +68,9 @@ async def publish_default_menu(bot: Bot, timezone: str, default_language: str) -
         )
 
 
-async def publish_chat_menu(bot: Bot, chat_id: int, account: Account, translator: Translator) -> bool:
+async def publish_chat_menu(
+    bot: Bot, chat_id: int, account: Account, translator: Translator
+) -> bool:
     """This person's own menu, in their language; a failure must not break the reply."""
     try:
         await bot.set_my_commands(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html import escape
+
 from telegram import Update
 from telegram.constants import ParseMode
 from telegram.ext import Application, CommandHandler, filters
@@ -13,8 +15,8 @@ from storage.repositories import Account
 
 
 def command_list(account: Account | None, t: Translator) -> str:
-    lines = [t("What you can do:")]
-    lines += [f"/{c.name} — {t(c.description)}" for c in commands_for(account)]
+    lines = [escape(t("What you can do:"))]
+    lines += [f"/{c.name} — {escape(t(c.description))}" for c in commands_for(account)]
     return "\n".join(lines)
 
 

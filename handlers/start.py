@@ -13,13 +13,17 @@ from bot.menus import publish_chat_menu
 from handlers.help import command_list
 
 
+def bold(text: str) -> str:
+    return f"<b>{escape(text)}</b>"
+
+
 async def start(update: Update, context: BotContext) -> None:
     assert update.effective_message is not None
     t, account = context.t, context.account
     if account is None or not account.linked:
         text = "\n\n".join(
             [
-                t("<b>Welcome to the ASN Transfer & Performance bot of Kota Bukittinggi.</b>"),
+                bold(t("Welcome to the ASN Transfer & Performance bot of Kota Bukittinggi.")),
                 t(
                     "Your Telegram account is not linked to an employee record yet. "
                     "Until it is, please contact {hr_contact}.",
@@ -33,7 +37,7 @@ async def start(update: Update, context: BotContext) -> None:
             [
                 t(
                     "Welcome back, {name}.",
-                    name=f"<b>{escape(account.name or '')}</b>",
+                    name=bold(account.name or ""),
                 ),
                 t(
                     "{position}, {unit}",

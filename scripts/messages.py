@@ -42,18 +42,53 @@ def fill_english() -> None:
 
 def main() -> None:
     pybabel(
-        "extract", "-F", "babel.cfg", *KEYWORDS, "--no-location", "--sort-output",
-        "--project", "bot-mutasi-kinerja", "--copyright-holder", "Pemerintah Kota Bukittinggi",
-        "--width", "100", "-o", str(POT), ".",
+        "extract",
+        "-F",
+        "babel.cfg",
+        *KEYWORDS,
+        "--no-location",
+        "--sort-output",
+        "--project",
+        "bot-mutasi-kinerja",
+        "--copyright-holder",
+        "Pemerintah Kota Bukittinggi",
+        "--width",
+        "100",
+        "-o",
+        str(POT),
+        ".",
     )
     for language in ("id", "en"):
         po = LOCALES / language / "LC_MESSAGES" / "messages.po"
         if po.exists():
-            pybabel("update", "-i", str(POT), "-d", str(LOCALES), "-D", "messages",
-                    "-l", language, "--no-fuzzy-matching", "--width", "100")
+            pybabel(
+                "update",
+                "-i",
+                str(POT),
+                "-d",
+                str(LOCALES),
+                "-D",
+                "messages",
+                "-l",
+                language,
+                "--no-fuzzy-matching",
+                "--width",
+                "100",
+            )
         else:
-            pybabel("init", "-i", str(POT), "-d", str(LOCALES), "-D", "messages", "-l", language,
-                    "--width", "100")
+            pybabel(
+                "init",
+                "-i",
+                str(POT),
+                "-d",
+                str(LOCALES),
+                "-D",
+                "messages",
+                "-l",
+                language,
+                "--width",
+                "100",
+            )
     fill_english()
 
 

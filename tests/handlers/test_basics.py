@@ -35,9 +35,7 @@ async def test_start_from_unknown_user_greets_in_indonesian(captured, sessionmak
     assert user is not None and user.first_name == "Rina"
 
 
-async def test_start_from_linked_employee_greets_by_name_with_escaped_html(
-    captured, sessionmaker
-):
+async def test_start_from_linked_employee_greets_by_name_with_escaped_html(captured, sessionmaker):
     app, request = captured
     await add_unit_with_staff(sessionmaker, staff_name="Rina <b>&", staff_telegram_id=STAFF)
     await app.process_update(message_update(app, STAFF, "/start"))

@@ -1,0 +1,66 @@
+"""``python -m bot.emulator --host 127.0.0.1 --port 8081 [--token T]...``: run standalone."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+
+from bot.emulator.server import CONTROL_PREFIX, EmulatorServer
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bot.emulator", description="Local Telegram Bot API emulator"
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8081)
+    parser.add_argument(
+        "--token",
+        action="append",
+        dest="tokens",
+        help="accepted bot token (repeatable; default: any token of Telegram's shape)",
+    )
+    parser.add_argument("--bot-username", default="emulator_bot")
+    parser.add_argument("--bot-first-name", default="Emulator Bot")
+    parser.add_argument("--seed", type=int, default=None, help="seed for probabilistic faults")
+    parser.add_argument(
+        "--lenient-html",
+        action="store_true",
+        help='accept a bare "&" in HTML like real Telegram (default: reject it)',
+    )
+    parser.add_argument("-v", "--verbose", action="store_true")
+    return parser
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    server = EmulatorServer(
+        tokens=args.tokens,
+        bot_username=args.bot_username,
+        bot_first_name=args.bot_first_name,
+        seed=args.seed,
+        strict_html_ampersand=not args.lenient_html,
+    )
+    await server.start(args.host, args.port)
+    print(f"Telegram Bot API emulator listening on {server.root_url}", flush=True)
+    print(f"  base_url      = {server.root_url}/bot", flush=True)
+    print(f"  base_file_url = {server.root_url}/file/bot", flush=True)
+    print(f"  control API   = {server.root_url}{CONTROL_PREFIX}", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await server.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(args))
+
+
+if __name__ == "__main__":
+    main()

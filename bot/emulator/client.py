@@ -1,0 +1,425 @@
+"""Async HTTP client for the emulator's control API (``/_emulator/...``), used by tests."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import httpx
+
+__all__ = ["EmulatorClient", "EmulatorControlError", "MessagePredicate", "format_chat"]
+
+MessagePredicate = Callable[[dict[str, Any]], bool]
+_UNSET: Any = object()
+
+
+class EmulatorControlError(RuntimeError):
+    """A control-API call failed (``status`` and the emulator's ``error`` text)."""
+
+    def __init__(self, status: int, error: str) -> None:
+        super().__init__(f"emulator control API error {status}: {error}")
+        self.status = status
+        self.error = error
+
+
+def _buttons(markup: dict[str, Any] | None) -> list[str]:
+    if not markup:
+        return []
+    rows = markup.get("inline_keyboard") or markup.get("keyboard") or []
+    labels = []
+    for row in rows:
+        for button in row:
+            if isinstance(button, str):
+                labels.append(button)
+            else:
+                action = button.get("callback_data") or button.get("url") or ""
+                labels.append(f"{button.get('text')}" + (f"={action}" if action else ""))
+    return labels
+
+
+def format_chat(messages: Iterable[dict[str, Any]]) -> str:
+    """Human-readable transcript of a chat (for assertion messages)."""
+    lines = []
+    for m in messages:
+        who = "bot " if m["from_bot"] else "user"
+        body = m.get("plain_text") or m.get("plain_caption") or ""
+        if m["kind"] != "text":
+            body = f"[{m['kind']}] {body}".rstrip()
+        flags = []
+        if m.get("edits"):
+            flags.append(f"edited x{len(m['edits'])}")
+        if m.get("deleted"):
+            flags.append("deleted")
+        buttons = _buttons(m.get("reply_markup"))
+        line = f"  #{m['message_id']} {who}: {body!r}"
+        if buttons:
+            line += f" buttons={buttons}"
+        if flags:
+            line += f" ({', '.join(flags)})"
+        lines.append(line)
+    return "\n".join(lines) if lines else "  (no messages)"
+
+
+class EmulatorClient:
+    """Control-API client. ``base_url`` is the emulator root (``http://127.0.0.1:P``) or its
+    control URL (``.../_emulator``)."""
+
+    def __init__(self, base_url: str, *, timeout: float = 30.0) -> None:
+        url = base_url.rstrip("/")
+        if not url.endswith("/_emulator"):
+            url += "/_emulator"
+        self.control_url = url
+        self._http = httpx.AsyncClient(base_url=url, timeout=timeout, trust_env=False)
+        # (chat_id) -> {(message_id, number_of_edits)} already returned by wait_for_bot_message
+        self._seen: dict[int, set[tuple[int, int]]] = {}
+
+    async def aclose(self) -> None:
+        """Close the HTTP connection pool."""
+        await self._http.aclose()
+
+    async def __aenter__(self) -> EmulatorClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        request_timeout: float | None = None,
+    ) -> Any:
+        kwargs: dict[str, Any] = {}
+        if request_timeout is not None:
+            kwargs["timeout"] = request_timeout
+        response = await self._http.request(
+            method,
+            path,
+            json=json_body,
+            params={k: v for k, v in (params or {}).items() if v is not None},
+            **kwargs,
+        )
+        if response.status_code >= 400:
+            try:
+                error = response.json().get("error") or response.text
+            except ValueError:
+                error = response.text
+            raise EmulatorControlError(response.status_code, error)
+        if response.headers.get("content-type", "").startswith("application/json"):
+            return response.json()
+        return response.content
+
+    # ------------------------------------------------------------------ general
+    async def health(self) -> dict[str, Any]:
+        """``GET /_emulator/health``."""
+        return await self._call("GET", "/health")
+
+    async def reset(self) -> None:
+        """``POST /_emulator/reset``: forget users, chats, updates, files, faults, calls..."""
+        await self._call("POST", "/reset")
+        self._seen.clear()
+
+    # ------------------------------------------------------------------ users
+    async def create_user(
+        self,
+        user_id: int,
+        first_name: str = "Test",
+        last_name: str | None = None,
+        username: str | None = None,
+        language_code: str | None = None,
+    ) -> dict[str, Any]:
+        """``POST /_emulator/users`` (idempotent). Returns ``{"user": ..., "chat": ...}``."""
+        body = {
+            "id": user_id,
+            "first_name": first_name,
+            "last_name": last_name,
+            "username": username,
+            "language_code": language_code,
+        }
+        return await self._call("POST", "/users", json_body=body)
+
+    async def users(self) -> list[dict[str, Any]]:
+        """``GET /_emulator/users``."""
+        return await self._call("GET", "/users")
+
+    async def block_user(self, user_id: int, blocked: bool = True) -> dict[str, Any]:
+        """``POST /_emulator/block``: the user blocks (or unblocks) the bot."""
+        return await self._call(
+            "POST", "/block", json_body={"user_id": user_id, "blocked": blocked}
+        )
+
+    # ------------------------------------------------------------------ the user acts
+    async def send_text(
+        self, user_id: int, text: str, reply_to_message_id: int | None = None
+    ) -> dict[str, Any]:
+        """``POST /_emulator/messages``. Returns ``{"update_id", "message_id"}``."""
+        body: dict[str, Any] = {"user_id": user_id, "text": text}
+        if reply_to_message_id is not None:
+            body["reply_to_message_id"] = reply_to_message_id
+        return await self._call("POST", "/messages", json_body=body)
+
+    async def edit_text(self, user_id: int, message_id: int, text: str) -> dict[str, Any]:
+        """``POST /_emulator/edited_messages`` (an ``edited_message`` update)."""
+        body = {"user_id": user_id, "message_id": message_id, "text": text}
+        return await self._call("POST", "/edited_messages", json_body=body)
+
+    async def send_sticker(self, user_id: int, emoji: str = "👍") -> dict[str, Any]:
+        """``POST /_emulator/stickers``."""
+        return await self._call("POST", "/stickers", json_body={"user_id": user_id, "emoji": emoji})
+
+    async def send_voice(self, user_id: int, duration: int = 1) -> dict[str, Any]:
+        """``POST /_emulator/voices``."""
+        body = {"user_id": user_id, "duration": duration}
+        return await self._call("POST", "/voices", json_body=body)
+
+    async def send_contact(
+        self,
+        user_id: int,
+        phone_number: str,
+        first_name: str,
+        last_name: str | None = None,
+        contact_user_id: int | None = _UNSET,
+    ) -> dict[str, Any]:
+        """``POST /_emulator/contacts``. ``contact_user_id`` defaults to ``user_id`` (sharing
+        one's own contact); another id = a forwarded contact; ``None`` = no Telegram account."""
+        body: dict[str, Any] = {
+            "user_id": user_id,
+            "phone_number": phone_number,
+            "first_name": first_name,
+            "last_name": last_name,
+        }
+        if contact_user_id is not _UNSET:
+            body["contact_user_id"] = contact_user_id
+        return await self._call("POST", "/contacts", json_body=body)
+
+    async def send_document(
+        self,
+        user_id: int,
+        file_name: str,
+        content: bytes,
+        mime_type: str | None = None,
+        caption: str | None = None,
+    ) -> dict[str, Any]:
+        """``POST /_emulator/documents``. Returns ``{"update_id", "message_id", "file_id"}``."""
+        body = {
+            "user_id": user_id,
+            "file_name": file_name,
+            "mime_type": mime_type,
+            "content": base64.b64encode(content).decode(),
+            "caption": caption,
+        }
+        return await self._call("POST", "/documents", json_body=body)
+
+    async def send_photo(
+        self, user_id: int, content: bytes, caption: str | None = None
+    ) -> dict[str, Any]:
+        """``POST /_emulator/photos``. Returns ``{"update_id", "message_id", "file_id"}``."""
+        body = {
+            "user_id": user_id,
+            "content": base64.b64encode(content).decode(),
+            "caption": caption,
+        }
+        return await self._call("POST", "/photos", json_body=body)
+
+    async def press_button(
+        self, user_id: int, message_id: int, data: str, forge: bool = False
+    ) -> dict[str, Any]:
+        """``POST /_emulator/callback_queries``. Returns ``{"update_id", "callback_query_id"}``.
+        Without ``forge`` the data must belong to a button of that message."""
+        body = {"user_id": user_id, "message_id": message_id, "data": data, "forge": forge}
+        return await self._call("POST", "/callback_queries", json_body=body)
+
+    async def press_button_text(
+        self, user_id: int, message_id: int, button_text: str
+    ) -> dict[str, Any]:
+        """Press the inline button labelled ``button_text`` on a message."""
+        message = await self.message(user_id, message_id)
+        markup = message.get("reply_markup") or {}
+        for row in markup.get("inline_keyboard", []):
+            for button in row:
+                if button.get("text") == button_text and "callback_data" in button:
+                    return await self.press_button(user_id, message_id, button["callback_data"])
+        raise AssertionError(
+            f"no callback button {button_text!r} on message #{message_id}; buttons: "
+            f"{_buttons(markup)}"
+        )
+
+    # ------------------------------------------------------------------ reading
+    async def chats(self) -> list[dict[str, Any]]:
+        """``GET /_emulator/chats``."""
+        return await self._call("GET", "/chats")
+
+    async def chat(self, chat_id: int) -> dict[str, Any]:
+        """``GET /_emulator/chats/{chat_id}`` (summary, reply keyboard, visible commands)."""
+        return await self._call("GET", f"/chats/{chat_id}")
+
+    async def chat_history(
+        self,
+        chat_id: int,
+        *,
+        include_deleted: bool = True,
+        since: int | None = None,
+        wait: float | None = None,
+    ) -> dict[str, Any]:
+        """``GET /_emulator/chats/{chat_id}/messages`` -> ``{"version", "messages"}``. With
+        ``since`` and ``wait`` it long-polls until the chat's version exceeds ``since``."""
+        params = {
+            "include_deleted": "1" if include_deleted else "0",
+            "since": since,
+            "wait": wait,
+        }
+        return await self._call(
+            "GET",
+            f"/chats/{chat_id}/messages",
+            params=params,
+            request_timeout=(wait or 0) + 10.0,
+        )
+
+    async def messages(self, chat_id: int, include_deleted: bool = True) -> list[dict[str, Any]]:
+        """All messages of a chat (both directions), oldest first."""
+        return (await self.chat_history(chat_id, include_deleted=include_deleted))["messages"]
+
+    async def message(self, chat_id: int, message_id: int) -> dict[str, Any]:
+        """One message of a chat."""
+        for m in await self.messages(chat_id):
+            if m["message_id"] == message_id:
+                return m
+        raise AssertionError(f"message #{message_id} not found in chat {chat_id}")
+
+    async def bot_messages(
+        self, chat_id: int, include_deleted: bool = False
+    ) -> list[dict[str, Any]]:
+        """Messages the bot sent to the chat (not deleted ones unless asked)."""
+        return [m for m in await self.messages(chat_id, include_deleted) if m["from_bot"]]
+
+    async def last_bot_message(self, chat_id: int) -> dict[str, Any] | None:
+        """The newest non-deleted bot message, or ``None``."""
+        messages = await self.bot_messages(chat_id)
+        return messages[-1] if messages else None
+
+    async def mark_seen(self, chat_id: int) -> None:
+        """Make :meth:`wait_for_bot_message` ignore everything currently in the chat."""
+        seen = self._seen.setdefault(chat_id, set())
+        for m in await self.messages(chat_id):
+            seen.add((m["message_id"], len(m["edits"])))
+
+    async def wait_for_bot_message(
+        self,
+        chat_id: int,
+        predicate: MessagePredicate | None = None,
+        timeout: float = 10.0,  # noqa: ASYNC109 - a deadline for the whole wait
+    ) -> dict[str, Any]:
+        """Wait for a bot message (or a new edit of one) not returned before by this client and
+        matching ``predicate``; returns its control view. Raises ``AssertionError`` with the
+        chat transcript on timeout."""
+        seen = self._seen.setdefault(chat_id, set())
+        deadline = time.monotonic() + timeout
+        version: int | None = None
+        history: dict[str, Any] = {"messages": []}
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                history = await self.chat_history(
+                    chat_id,
+                    since=version,
+                    wait=max(0.0, min(remaining, 5.0)) if version is not None else None,
+                )
+            except EmulatorControlError as err:
+                if err.status != 404 or remaining <= 0:
+                    raise
+                await asyncio.sleep(min(0.05, max(remaining, 0)))
+                continue
+            version = history["version"]
+            for m in history["messages"]:
+                if not m["from_bot"] or m["deleted"]:
+                    continue
+                key = (m["message_id"], len(m["edits"]))
+                if key in seen:
+                    continue
+                if predicate is None or predicate(m):
+                    seen.add(key)
+                    return m
+            if time.monotonic() >= deadline:
+                what = "a matching bot message" if predicate else "a new bot message"
+                raise AssertionError(
+                    f"timed out after {timeout}s waiting for {what} in chat {chat_id}; chat:\n"
+                    + format_chat(history["messages"])
+                )
+
+    async def callback_answers(self, chat_id: int | None = None) -> list[dict[str, Any]]:
+        """``GET /_emulator/callback_answers``: callback queries and the bot's answers."""
+        return await self._call("GET", "/callback_answers", params={"chat_id": chat_id})
+
+    async def calls(self, method: str | None = None) -> list[dict[str, Any]]:
+        """``GET /_emulator/calls``: the Bot API call log (optionally one method)."""
+        return await self._call("GET", "/calls", params={"method": method})
+
+    async def clear_calls(self) -> None:
+        """``DELETE /_emulator/calls``."""
+        await self._call("DELETE", "/calls")
+
+    async def commands(
+        self, scope: dict[str, Any] | None = None, language_code: str | None = None
+    ) -> list[dict[str, Any]]:
+        """``GET /_emulator/commands``: stored command lists (optionally filtered)."""
+        params = {
+            "scope": json.dumps(scope) if scope is not None else None,
+            "language_code": language_code,
+        }
+        return await self._call("GET", "/commands", params=params)
+
+    async def updates(self) -> list[dict[str, Any]]:
+        """``GET /_emulator/updates``: updates not yet confirmed by the bot."""
+        return await self._call("GET", "/updates")
+
+    async def download_file(self, file_id: str) -> bytes:
+        """``GET /_emulator/files/{file_id}``: raw bytes of any known file."""
+        return await self._call("GET", f"/files/{file_id}")
+
+    # ------------------------------------------------------------------ faults & limits
+    async def add_fault(
+        self,
+        kind: str,
+        methods: list[str] | None = None,
+        chat_id: int | None = None,
+        count: int | None = None,
+        probability: float | None = None,
+        retry_after: int | None = None,
+        delay: float | None = None,
+    ) -> dict[str, Any]:
+        """``POST /_emulator/faults``. ``kind``: 429, 403, timeout, slow, 500, network."""
+        body = {
+            "kind": kind,
+            "methods": methods,
+            "chat_id": chat_id,
+            "count": count,
+            "probability": probability,
+            "retry_after": retry_after,
+            "delay": delay,
+        }
+        return await self._call("POST", "/faults", json_body=body)
+
+    async def faults(self) -> list[dict[str, Any]]:
+        """``GET /_emulator/faults``."""
+        return await self._call("GET", "/faults")
+
+    async def clear_faults(self) -> None:
+        """``DELETE /_emulator/faults``."""
+        await self._call("DELETE", "/faults")
+
+    async def set_rate_limit(
+        self, global_per_second: float | None = None, per_chat_per_second: float | None = None
+    ) -> dict[str, Any]:
+        """``POST /_emulator/rate_limit`` (``None`` disables a limit)."""
+        body = {
+            "global_per_second": global_per_second,
+            "per_chat_per_second": per_chat_per_second,
+        }
+        return await self._call("POST", "/rate_limit", json_body=body)
