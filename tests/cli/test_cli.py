@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from storage.models import AuditLog, Employee
 from tests.support.factories import NIP_STAFF, add_unit_with_staff
@@ -93,3 +93,17 @@ def test_admin_unknown_nip(database_url):
     result = run_cli("admin", "add", "199001012015011001", database_url=database_url)
     assert result.returncode == 1
     assert "Tidak ada pegawai" in result.stderr
+
+
+async def test_demo_loads_once(database_url, sessionmaker):
+    first = run_cli("demo", database_url=database_url)
+    assert first.returncode == 0, first.stderr
+    assert "Data demo dimuat" in first.stdout
+    async with sessionmaker() as session:
+        employees = await session.scalar(select(func.count()).select_from(Employee))
+    assert employees is not None and employees >= 300
+    second = run_cli("demo", database_url=database_url)
+    assert second.returncode == 0
+    assert "tidak dimuat" in second.stdout
+    async with sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(Employee)) == employees
