@@ -12,9 +12,14 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from bot.config import Settings
-from bot.i18n import Translator, get_translator
+from bot.i18n import N_, Translator, get_translator
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+KIND_NAMES = {
+    "employees": N_("employees"),
+    "mutations": N_("mutations"),
+    "trainings": N_("trainings"),
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -138,20 +143,13 @@ def command_import(settings: Settings, t: Translator, file: Path, kind: str | No
                 file=sys.stderr,
             )
             for issue in result.issues:
-                where = []
-                if issue.row is not None:
-                    where.append(t("row {row}", row=issue.row))
-                if issue.column:
-                    where.append(t("column {column}", column=issue.column))
-                prefix = ", ".join(where)
-                message = issue.render(t.gettext)
-                print(f"  {prefix}: {message}" if prefix else f"  {message}", file=sys.stderr)
+                print(f"  {issue.render_line(t.gettext)}", file=sys.stderr)
             return EXIT_FAILED
         print(
             t(
                 "Imported {kind}: {rows} rows ({created} new, {updated} updated, "
                 "{unchanged} unchanged).",
-                kind=result.kind.value,
+                kind=t(KIND_NAMES[result.kind.value]),
                 rows=t.number(result.rows),
                 created=t.number(result.created),
                 updated=t.number(result.updated),
@@ -227,8 +225,11 @@ def command_admin(settings: Settings, t: Translator, action: str, raw_nip: str) 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # The bot logs its work; one-shot commands print only their result (and warnings).
+    running = args.command in (None, "run")
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=logging.INFO if running else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)
     settings = _load_settings()

@@ -72,6 +72,7 @@ def main() -> None:
                 "-l",
                 language,
                 "--no-fuzzy-matching",
+                "--ignore-obsolete",
                 "--width",
                 "100",
             )

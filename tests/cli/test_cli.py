@@ -107,3 +107,72 @@ async def test_demo_loads_once(database_url, sessionmaker):
     assert "tidak dimuat" in second.stdout
     async with sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(Employee)) == employees
+
+
+async def test_readme_examples_import_in_order_and_are_idempotent(database_url, sessionmaker):
+    examples = ROOT / "examples"
+    for name in ("pegawai", "mutasi", "pelatihan"):
+        result = run_cli("import", str(examples / f"{name}.csv"), database_url=database_url)
+        assert result.returncode == 0, result.stderr
+        assert f"Impor {name} berhasil" in result.stdout
+    again = run_cli("import", str(examples / "pegawai.csv"), database_url=database_url)
+    assert "0 baru, 0 diperbarui, 3 tidak berubah" in again.stdout
+    async with sessionmaker() as session:
+        fitri = await session.scalar(select(Employee).where(Employee.nip == "199003152022452001"))
+        assert fitri is not None and fitri.employee_type == "PPPK"
+        assert fitri.phone is None
+        rina = await session.scalar(select(Employee).where(Employee.nip == NIP_STAFF))
+        assert rina is not None and rina.phone == "6281234567890"
+
+
+def test_bad_rows_are_all_reported_and_nothing_is_written(database_url, tmp_path):
+    bad = tmp_path / "pegawai.csv"
+    bad.write_text(
+        "NIP,Nama,Jenis,Jabatan,Golongan,Unit Kerja,NIP Atasan,No HP\n"
+        "198609262015051001,Rina,PNS,Analis,III/b,Dinas Sosial,,\n"
+        "19860926201505100X,Budi,PNS,Analis,III/b,Dinas Sosial,,\n"
+        "198609262015131002,Sari,PNS,Analis,III/b,Dinas Sosial,199901012020011001,0812\n",
+        encoding="utf-8",
+    )
+    result = run_cli("import", str(bad), "--kind", "employees", database_url=database_url)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("Tidak ada data yang diimpor")
+    assert any(line.strip().startswith("Baris 3, kolom NIP") for line in lines)
+    assert any("Baris 4, kolom NIP:" in line for line in lines)
+    assert any("Baris 4, kolom NIP Atasan" in line for line in lines)
+    assert any("Baris 4, kolom No HP" in line for line in lines)
+    check = run_cli("admin", "add", "198609262015051001", database_url=database_url)
+    assert check.returncode == 1  # row 2 was valid but was not written either
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"", "kosong"),
+        (b"%PDF-1.7\n" + bytes(range(256)) * 40, "CSV"),
+        (b"Nama Lengkap,Alamat\nRina,Jl. Sudirman\n", "NIP"),
+    ],
+)
+def test_broken_files_get_a_clear_message(database_url, tmp_path, content, expected):
+    path = tmp_path / "data.csv"
+    path.write_bytes(content)
+    result = run_cli("import", str(path), database_url=database_url)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert expected in result.stderr
+
+
+def test_huge_junk_file_is_refused_before_reading(database_url, tmp_path):
+    path = tmp_path / "junk.xlsx"
+    with path.open("wb") as handle:
+        handle.truncate(50 * 1024 * 1024)
+    result = run_cli("import", str(path), database_url=database_url)
+    assert result.returncode == 1
+    assert "terlalu besar" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_missing_file(database_url, tmp_path):
+    result = run_cli("import", str(tmp_path / "nope.csv"), database_url=database_url)
+    assert result.returncode == 1 and "tidak ditemukan" in result.stderr
