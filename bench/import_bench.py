@@ -31,39 +31,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from storage.demo import SAMPLE_UNITS  # noqa: E402
+from storage.importers import ImportKind  # noqa: E402
+from storage.importers.columns import COLUMNS  # noqa: E402
+
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 GOAL = 2.0
-UNITS = [
-    "Sekretariat Daerah",
-    "Inspektorat",
-    "Bappeda",
-    "BKPSDM",
-    "Badan Keuangan Daerah",
-    "Dinas Pendidikan dan Kebudayaan",
-    "Dinas Kesehatan",
-    "Dinas Pekerjaan Umum dan Penataan Ruang",
-    "Dinas Perhubungan",
-    "Dinas Lingkungan Hidup",
-    "Dinas Sosial",
-    "Dinas Kependudukan dan Pencatatan Sipil",
-    "Dinas Komunikasi dan Informatika",
-    "Dinas Pariwisata",
-    "Satpol PP dan Damkar",
-    "RSUD Kota Bukittinggi",
-    "Kecamatan Guguk Panjang",
-    "Kecamatan Mandiangin Koto Selayan",
-    "Kecamatan Aur Birugo Tigo Baleh",
-]
-HEADERS = [
-    "NIP",
-    "Nama",
-    "Jenis (PNS/PPPK)",
-    "Jabatan",
-    "Golongan",
-    "Unit Kerja",
-    "NIP Atasan",
-    "No HP",
-]
 FIRST = ["Andi", "Budi", "Citra", "Dewi", "Eka", "Fajar", "Gita", "Hendra", "Indah", "Joko"]
 LAST = ["Putra", "Sari", "Rahmat", "Yulianti", "Saputra", "Hidayat", "Wahyuni", "Syafril"]
 POSITIONS = ["Analis Kebijakan", "Pranata Komputer", "Perawat", "Guru", "Pengelola Keuangan"]
@@ -76,9 +49,9 @@ def make_rows(count: int, seed: int = 2026) -> list[list[object]]:
     rng = random.Random(seed)
     rows: list[list[object]] = []
     used: set[str] = set()
-    by_unit: dict[str, list[str]] = {unit: [] for unit in UNITS}
+    by_unit: dict[str, list[str]] = {unit: [] for unit in SAMPLE_UNITS}
     for index in range(count):
-        pppk = index >= len(UNITS) and rng.random() < 0.2
+        pppk = index >= len(SAMPLE_UNITS) and rng.random() < 0.2
         while True:
             year = rng.randint(1965, 1999)
             birth = f"{year}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
@@ -90,7 +63,7 @@ def make_rows(count: int, seed: int = 2026) -> list[list[object]]:
             if nip not in used:
                 used.add(nip)
                 break
-        unit = UNITS[index % len(UNITS)]
+        unit = SAMPLE_UNITS[index % len(SAMPLE_UNITS)]
         colleagues = by_unit[unit]
         supervisor = rng.choice(colleagues[:50]) if colleagues else ""
         colleagues.append(nip)
@@ -114,7 +87,7 @@ def write_xlsx(rows: list[list[object]], path: Path) -> None:
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("Pegawai")
-    sheet.append(HEADERS)
+    sheet.append([column.header for column in COLUMNS[ImportKind.EMPLOYEES]])
     for row in rows:
         sheet.append(row)
     workbook.save(path)

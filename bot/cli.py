@@ -10,11 +10,20 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from pydantic import ValidationError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from bot.config import Settings
 from bot.i18n import N_, Translator, get_translator
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# (admin action, whether the role changed) -> what to tell the operator
+ADMIN_OUTCOMES = {
+    ("add", True): N_("{name} ({nip}) is now an HR admin."),
+    ("add", False): N_("{name} ({nip}) was already an HR admin."),
+    ("remove", True): N_("{name} ({nip}) is no longer an HR admin."),
+    ("remove", False): N_("{name} ({nip}) was not an HR admin."),
+}
 KIND_NAMES = {
     "employees": N_("employees"),
     "mutations": N_("mutations"),
@@ -205,19 +214,7 @@ def command_admin(settings: Settings, t: Translator, action: str, raw_nip: str) 
                 employee, action == "add", actor_id=None, actor_label="cli"
             )
             name = employee.name
-        if action == "add":
-            message = (
-                t("{name} ({nip}) is now an HR admin.", name=name, nip=nip)
-                if changed
-                else t("{name} ({nip}) was already an HR admin.", name=name, nip=nip)
-            )
-        else:
-            message = (
-                t("{name} ({nip}) is no longer an HR admin.", name=name, nip=nip)
-                if changed
-                else t("{name} ({nip}) was not an HR admin.", name=name, nip=nip)
-            )
-        print(message)
+        print(t(ADMIN_OUTCOMES[action, changed], name=name, nip=nip))
         return EXIT_OK
 
     return asyncio.run(_with_sessionmaker(settings, work))
@@ -231,11 +228,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if running else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    for noisy in ("httpx", "alembic.runtime.plugins"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     settings = _load_settings()
     if settings is None:
         return EXIT_USAGE
     t = get_translator(settings.default_language, settings.timezone)
+    try:
+        return _dispatch(args, settings, t)
+    except (DBAPIError, OSError) as exc:
+        where = make_url(settings.database_url).render_as_string(hide_password=True)
+        print(
+            t("Cannot use the database {url}: {reason}", url=where, reason=_first_line(exc)),
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings, t: Translator) -> int:
     match args.command:
         case None | "run":
             return command_run(settings, t, getattr(args, "no_migrate", False))

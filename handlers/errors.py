@@ -15,7 +15,9 @@ log = logging.getLogger(__name__)
 
 
 async def on_error(update: object, context: BotContext) -> None:
-    log.error("update failed: %r", update, exc_info=context.error)
+    # Only identifiers: updates carry personal data (names, phone numbers, feedback).
+    update_id = update.update_id if isinstance(update, Update) else None
+    log.error("update %s failed", update_id, exc_info=context.error)
     if not isinstance(update, Update) or update.effective_chat is None:
         return
     if context.bot_data.settings is None:

@@ -59,37 +59,10 @@ def main() -> None:
         ".",
     )
     for language in ("id", "en"):
-        po = LOCALES / language / "LC_MESSAGES" / "messages.po"
-        if po.exists():
-            pybabel(
-                "update",
-                "-i",
-                str(POT),
-                "-d",
-                str(LOCALES),
-                "-D",
-                "messages",
-                "-l",
-                language,
-                "--no-fuzzy-matching",
-                "--ignore-obsolete",
-                "--width",
-                "100",
-            )
-        else:
-            pybabel(
-                "init",
-                "-i",
-                str(POT),
-                "-d",
-                str(LOCALES),
-                "-D",
-                "messages",
-                "-l",
-                language,
-                "--width",
-                "100",
-            )
+        exists = (LOCALES / language / "LC_MESSAGES" / "messages.po").exists()
+        action = ["update", "--no-fuzzy-matching", "--ignore-obsolete"] if exists else ["init"]
+        pybabel(*action, "-i", str(POT), "-d", str(LOCALES), "-D", "messages", "-l", language,
+                "--width", "100")  # fmt: skip
     fill_english()
 
 

@@ -457,6 +457,8 @@ _UNITS: tuple[_UnitSpec, ...] = (
     ),
 )
 _UNIT_BY_NAME = {spec.name: spec for spec in _UNITS}
+# The sample units of the design notes, in their order (demo data and benchmarks only).
+SAMPLE_UNITS: tuple[str, ...] = tuple(spec.name for spec in _UNITS)
 SEKRETARIAT = "Sekretariat Daerah"
 
 # Name templates and education level ("SMA", "D3", "S1", "S2") by a word of the position.

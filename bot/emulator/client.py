@@ -26,6 +26,10 @@ class EmulatorControlError(RuntimeError):
         self.error = error
 
 
+def _b64(content: bytes) -> str:
+    return base64.b64encode(content).decode()
+
+
 def _buttons(markup: dict[str, Any] | None) -> list[str]:
     if not markup:
         return []
@@ -116,6 +120,10 @@ class EmulatorClient:
             return response.json()
         return response.content
 
+    async def _post(self, path: str, **body: Any) -> Any:
+        """``POST`` the keyword arguments as a JSON object (``None`` values included)."""
+        return await self._call("POST", path, json_body=body)
+
     # ------------------------------------------------------------------ general
     async def health(self) -> dict[str, Any]:
         """``GET /_emulator/health``."""
@@ -136,14 +144,14 @@ class EmulatorClient:
         language_code: str | None = None,
     ) -> dict[str, Any]:
         """``POST /_emulator/users`` (idempotent). Returns ``{"user": ..., "chat": ...}``."""
-        body = {
-            "id": user_id,
-            "first_name": first_name,
-            "last_name": last_name,
-            "username": username,
-            "language_code": language_code,
-        }
-        return await self._call("POST", "/users", json_body=body)
+        return await self._post(
+            "/users",
+            id=user_id,
+            first_name=first_name,
+            last_name=last_name,
+            username=username,
+            language_code=language_code,
+        )
 
     async def users(self) -> list[dict[str, Any]]:
         """``GET /_emulator/users``."""
@@ -151,9 +159,7 @@ class EmulatorClient:
 
     async def block_user(self, user_id: int, blocked: bool = True) -> dict[str, Any]:
         """``POST /_emulator/block``: the user blocks (or unblocks) the bot."""
-        return await self._call(
-            "POST", "/block", json_body={"user_id": user_id, "blocked": blocked}
-        )
+        return await self._post("/block", user_id=user_id, blocked=blocked)
 
     # ------------------------------------------------------------------ the user acts
     async def send_text(
@@ -163,21 +169,21 @@ class EmulatorClient:
         body: dict[str, Any] = {"user_id": user_id, "text": text}
         if reply_to_message_id is not None:
             body["reply_to_message_id"] = reply_to_message_id
-        return await self._call("POST", "/messages", json_body=body)
+        return await self._post("/messages", **body)
 
     async def edit_text(self, user_id: int, message_id: int, text: str) -> dict[str, Any]:
         """``POST /_emulator/edited_messages`` (an ``edited_message`` update)."""
-        body = {"user_id": user_id, "message_id": message_id, "text": text}
-        return await self._call("POST", "/edited_messages", json_body=body)
+        return await self._post(
+            "/edited_messages", user_id=user_id, message_id=message_id, text=text
+        )
 
     async def send_sticker(self, user_id: int, emoji: str = "👍") -> dict[str, Any]:
         """``POST /_emulator/stickers``."""
-        return await self._call("POST", "/stickers", json_body={"user_id": user_id, "emoji": emoji})
+        return await self._post("/stickers", user_id=user_id, emoji=emoji)
 
     async def send_voice(self, user_id: int, duration: int = 1) -> dict[str, Any]:
         """``POST /_emulator/voices``."""
-        body = {"user_id": user_id, "duration": duration}
-        return await self._call("POST", "/voices", json_body=body)
+        return await self._post("/voices", user_id=user_id, duration=duration)
 
     async def send_contact(
         self,
@@ -197,7 +203,7 @@ class EmulatorClient:
         }
         if contact_user_id is not _UNSET:
             body["contact_user_id"] = contact_user_id
-        return await self._call("POST", "/contacts", json_body=body)
+        return await self._post("/contacts", **body)
 
     async def send_document(
         self,
@@ -208,33 +214,29 @@ class EmulatorClient:
         caption: str | None = None,
     ) -> dict[str, Any]:
         """``POST /_emulator/documents``. Returns ``{"update_id", "message_id", "file_id"}``."""
-        body = {
-            "user_id": user_id,
-            "file_name": file_name,
-            "mime_type": mime_type,
-            "content": base64.b64encode(content).decode(),
-            "caption": caption,
-        }
-        return await self._call("POST", "/documents", json_body=body)
+        return await self._post(
+            "/documents",
+            user_id=user_id,
+            file_name=file_name,
+            mime_type=mime_type,
+            content=_b64(content),
+            caption=caption,
+        )
 
     async def send_photo(
         self, user_id: int, content: bytes, caption: str | None = None
     ) -> dict[str, Any]:
         """``POST /_emulator/photos``. Returns ``{"update_id", "message_id", "file_id"}``."""
-        body = {
-            "user_id": user_id,
-            "content": base64.b64encode(content).decode(),
-            "caption": caption,
-        }
-        return await self._call("POST", "/photos", json_body=body)
+        return await self._post("/photos", user_id=user_id, content=_b64(content), caption=caption)
 
     async def press_button(
         self, user_id: int, message_id: int, data: str, forge: bool = False
     ) -> dict[str, Any]:
         """``POST /_emulator/callback_queries``. Returns ``{"update_id", "callback_query_id"}``.
         Without ``forge`` the data must belong to a button of that message."""
-        body = {"user_id": user_id, "message_id": message_id, "data": data, "forge": forge}
-        return await self._call("POST", "/callback_queries", json_body=body)
+        return await self._post(
+            "/callback_queries", user_id=user_id, message_id=message_id, data=data, forge=forge
+        )
 
     async def press_button_text(
         self, user_id: int, message_id: int, button_text: str
@@ -395,16 +397,16 @@ class EmulatorClient:
         delay: float | None = None,
     ) -> dict[str, Any]:
         """``POST /_emulator/faults``. ``kind``: 429, 403, timeout, slow, 500, network."""
-        body = {
-            "kind": kind,
-            "methods": methods,
-            "chat_id": chat_id,
-            "count": count,
-            "probability": probability,
-            "retry_after": retry_after,
-            "delay": delay,
-        }
-        return await self._call("POST", "/faults", json_body=body)
+        return await self._post(
+            "/faults",
+            kind=kind,
+            methods=methods,
+            chat_id=chat_id,
+            count=count,
+            probability=probability,
+            retry_after=retry_after,
+            delay=delay,
+        )
 
     async def faults(self) -> list[dict[str, Any]]:
         """``GET /_emulator/faults``."""
@@ -418,8 +420,8 @@ class EmulatorClient:
         self, global_per_second: float | None = None, per_chat_per_second: float | None = None
     ) -> dict[str, Any]:
         """``POST /_emulator/rate_limit`` (``None`` disables a limit)."""
-        body = {
-            "global_per_second": global_per_second,
-            "per_chat_per_second": per_chat_per_second,
-        }
-        return await self._call("POST", "/rate_limit", json_body=body)
+        return await self._post(
+            "/rate_limit",
+            global_per_second=global_per_second,
+            per_chat_per_second=per_chat_per_second,
+        )

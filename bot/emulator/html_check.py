@@ -62,6 +62,12 @@ _SIMPLE_ENTITY_TYPES: dict[str, str] = {
     "span": "spoiler",
 }
 
+#: Tags whose entity needs their argument: tag -> (entity type, field holding the argument).
+_ARGUMENT_ENTITY_TYPES: dict[str, tuple[str, str]] = {
+    "a": ("text_link", "url"),
+    "tg-emoji": ("custom_emoji", "custom_emoji_id"),
+}
+
 _NAMED_ENTITIES: dict[str, str] = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 _NUMERIC_ENTITY = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));")
 _NAMED_ENTITY = re.compile(r"&([a-zA-Z]{1,10});")
@@ -120,6 +126,18 @@ def _decode_entity(text: str, i: int) -> tuple[str, int] | None:
     return None
 
 
+def _skip_space(text: str, i: int) -> int:
+    while i < len(text) and text[i] in _SPACE:
+        i += 1
+    return i
+
+
+def _scan_tag_name(text: str, i: int) -> int:
+    while i < len(text) and text[i] not in _SPACE and text[i] != ">":
+        i += 1
+    return i
+
+
 def parse_html(text: str, *, strict_ampersand: bool = True) -> ParsedText:
     """Parse Telegram HTML into plain text + entities, raising :class:`HtmlParseError`."""
     out: list[str] = []
@@ -150,18 +168,16 @@ def parse_html(text: str, *, strict_ampersand: bool = True) -> ParsedText:
 
         begin = i
         begin_bytes = _byte_offset(text, begin)
+        unclosed_start = f"Unclosed start tag at byte offset {begin_bytes}"
         i += 1
         if i < n and text[i] == "/":
             # End tag.
             if not stack:
                 raise HtmlParseError(f"Unexpected end tag at byte offset {begin_bytes}")
-            i += 1
-            name_start = i
-            while i < n and text[i] not in _SPACE and text[i] != ">":
-                i += 1
+            name_start = i + 1
+            i = _scan_tag_name(text, name_start)
             end_name = text[name_start:i].lower()
-            while i < n and text[i] in _SPACE:
-                i += 1
+            i = _skip_space(text, i)
             if i >= n or text[i] != ">":
                 raise HtmlParseError(f"Unclosed end tag at byte offset {begin_bytes}")
             i += 1
@@ -176,19 +192,17 @@ def parse_html(text: str, *, strict_ampersand: bool = True) -> ParsedText:
 
         # Start tag.
         name_start = i
-        while i < n and text[i] not in _SPACE and text[i] != ">":
-            i += 1
+        i = _scan_tag_name(text, name_start)
         if i >= n:
-            raise HtmlParseError(f"Unclosed start tag at byte offset {begin_bytes}")
+            raise HtmlParseError(unclosed_start)
         tag_name = text[name_start:i].lower()
         if tag_name not in SUPPORTED_TAGS:
             raise HtmlParseError(f'Unsupported start tag "{tag_name}" at byte offset {begin_bytes}')
         argument = ""
         while True:
-            while i < n and text[i] in _SPACE:
-                i += 1
+            i = _skip_space(text, i)
             if i >= n:
-                raise HtmlParseError(f"Unclosed start tag at byte offset {begin_bytes}")
+                raise HtmlParseError(unclosed_start)
             if text[i] == ">":
                 i += 1
                 break
@@ -200,10 +214,9 @@ def parse_html(text: str, *, strict_ampersand: bool = True) -> ParsedText:
                 raise HtmlParseError(
                     f'Empty attribute name in the tag "{tag_name}" at byte offset {begin_bytes}'
                 )
-            while i < n and text[i] in _SPACE:
-                i += 1
+            i = _skip_space(text, i)
             if i >= n:
-                raise HtmlParseError(f"Unclosed start tag at byte offset {begin_bytes}")
+                raise HtmlParseError(unclosed_start)
             if text[i] != "=":
                 if tag_name == "blockquote" and attr_name == "expandable":
                     argument = "1"
@@ -213,10 +226,9 @@ def parse_html(text: str, *, strict_ampersand: bool = True) -> ParsedText:
                     f'"{tag_name}" at byte offset {begin_bytes}'
                 )
             i += 1
-            while i < n and text[i] in _SPACE:
-                i += 1
+            i = _skip_space(text, i)
             if i >= n:
-                raise HtmlParseError(f"Unclosed start tag at byte offset {begin_bytes}")
+                raise HtmlParseError(unclosed_start)
             if text[i] not in "'\"":
                 token_start = i
                 while i < n and (text[i].isalnum() or text[i] in ".-"):
@@ -241,7 +253,7 @@ def parse_html(text: str, *, strict_ampersand: bool = True) -> ParsedText:
                     chars.append(text[i])
                     i += 1
                 if i >= n:
-                    raise HtmlParseError(f"Unclosed start tag at byte offset {begin_bytes}")
+                    raise HtmlParseError(unclosed_start)
                 i += 1
                 value = "".join(chars)
             if tag_name == "a" and attr_name == "href":
@@ -273,16 +285,11 @@ def _close_entity(tag: _OpenTag, utf16_end: int, entities: list[dict[str, Any]])
     entity: dict[str, Any] = {"offset": tag.utf16_start, "length": length}
     if tag.name in _SIMPLE_ENTITY_TYPES:
         entity["type"] = _SIMPLE_ENTITY_TYPES[tag.name]
-    elif tag.name == "a":
+    elif tag.name in _ARGUMENT_ENTITY_TYPES:
         if not tag.argument:
             return
-        entity["type"] = "text_link"
-        entity["url"] = tag.argument
-    elif tag.name == "tg-emoji":
-        if not tag.argument:
-            return
-        entity["type"] = "custom_emoji"
-        entity["custom_emoji_id"] = tag.argument
+        entity["type"], argument_field = _ARGUMENT_ENTITY_TYPES[tag.name]
+        entity[argument_field] = tag.argument
     elif tag.name == "blockquote":
         entity["type"] = "expandable_blockquote" if tag.argument else "blockquote"
     elif tag.name == "code":

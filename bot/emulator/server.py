@@ -12,6 +12,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import functools
 import json
 import logging
 import re
@@ -26,6 +27,8 @@ from aiohttp import web
 from bot.emulator.state import (
     EmulatorError,
     EmulatorState,
+    StoredFile,
+    StoredMessage,
     UploadedFile,
     bad_request,
     token_bot_id,
@@ -198,6 +201,28 @@ def _json_response(body: dict[str, Any], status: int = 200) -> web.Response:
         status=status,
         content_type="application/json",
     )
+
+
+def _error_response(error_code: int, description: str) -> web.Response:
+    return _json_response(EmulatorError(error_code, description).to_dict(), error_code)
+
+
+def _file_response(stored: StoredFile, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        body=stored.content,
+        content_type=stored.mime_type or "application/octet-stream",
+        headers=headers,
+    )
+
+
+def _too_many_requests(retry_after: int) -> EmulatorError:
+    return EmulatorError(
+        429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after
+    )
+
+
+#: The entities parameter that goes with each formatted-text parameter.
+_ENTITIES_PARAM = {"text": "entities", "caption": "caption_entities"}
 
 
 class EmulatorServer:
@@ -392,6 +417,10 @@ class EmulatorServer:
         log_name = entry[0] if entry else method_name
         params = Params({}, {})
         fault_kind: str | None = None
+
+        def log(status: int, description: str | None) -> None:
+            self._log(log_name, params, status, description, fault_kind, started, started_wall)
+
         try:
             if not self.token_ok(token):
                 raise EmulatorError(401, "Unauthorized")
@@ -404,34 +433,26 @@ class EmulatorServer:
             if fault is not None:
                 fault_kind = fault.kind
                 if fault.kind == "429":
-                    raise EmulatorError(
-                        429,
-                        f"Too Many Requests: retry after {fault.retry_after}",
-                        retry_after=fault.retry_after,
-                    )
+                    raise _too_many_requests(fault.retry_after)
                 if fault.kind == "403":
                     raise EmulatorError(403, "Forbidden: bot was blocked by the user")
                 if fault.kind == "500":
                     raise EmulatorError(500, "Internal Server Error")
                 if fault.kind == "network":
-                    self._log(
-                        log_name, params, 0, "connection dropped", fault_kind, started, started_wall
-                    )
+                    log(0, "connection dropped")
                     return await self._drop_connection(request)
                 if fault.kind == "slow":
                     await self._sleep(fault.effective_delay)
             retry_after = self.state.check_rate_limit(log_name, chat_id)
             if retry_after is not None:
-                raise EmulatorError(
-                    429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after
-                )
+                raise _too_many_requests(retry_after)
             outcome = await entry[1](params, bot_id)
             if not isinstance(outcome, _Result):
                 outcome = _Result(outcome)
             status, body = 200, _envelope_ok(outcome.result, outcome.description)
             if fault is not None and fault.kind == "timeout":
                 # Processed (recorded) but the answer comes too late: "uncertain delivery".
-                self._log(log_name, params, status, None, fault_kind, started, started_wall)
+                log(status, None)
                 await self._sleep(fault.effective_delay)
                 return _json_response(body, status)
         except EmulatorError as err:
@@ -440,9 +461,7 @@ class EmulatorServer:
             _LOGGER.exception("emulator failure in %s", log_name)
             status = 500
             body = {"ok": False, "error_code": 500, "description": f"Internal Server Error: {exc}"}
-        self._log(
-            log_name, params, status, body.get("description"), fault_kind, started, started_wall
-        )
+        log(status, body.get("description"))
         return _json_response(body, status)
 
     def _log(
@@ -514,6 +533,22 @@ class EmulatorServer:
             )
         return updates
 
+    @staticmethod
+    def _chat_id(p: Params) -> int:
+        chat_id = p.get_chat_id()
+        assert chat_id is not None
+        return chat_id
+
+    @staticmethod
+    def _formatted(p: Params, name: str) -> dict[str, Any]:
+        """``text``/``caption``, ``parse_mode`` and the entities as keyword arguments."""
+        entities = _ENTITIES_PARAM[name]
+        return {
+            name: p.get_str(name),
+            "parse_mode": p.get_str("parse_mode"),
+            entities: p.get_json(entities),
+        }
+
     def _common_send(self, p: Params) -> dict[str, Any]:
         markup = p.get_json("reply_markup", "reply keyboard markup")
         reply_parameters = p.get_json("reply_parameters", "reply parameters")
@@ -533,31 +568,25 @@ class EmulatorServer:
             extra["link_preview_options"] = link_preview
         return {"reply_markup": markup, "reply_parameters": reply_parameters, "extra": extra}
 
-    async def _send_message(self, p: Params, bot_id: int) -> Any:
-        chat_id = p.get_chat_id()
-        assert chat_id is not None
-        msg = self.state.send_message(
-            chat_id,
-            p.get_str("text"),
-            p.get_str("parse_mode"),
-            entities=p.get_json("entities"),
-            **self._common_send(p),
-        )
+    def _send(
+        self,
+        p: Params,
+        send: Callable[..., StoredMessage],
+        formatted: str,
+        media: str | None = None,
+    ) -> Any:
+        """send*: ``send(chat_id[, the media file], **formatted params, **common options)``."""
+        args: list[Any] = [self._chat_id(p)]
+        if media is not None:
+            args.append(p.get_input_file(media))
+        msg = send(*args, **self._formatted(p, formatted), **self._common_send(p))
         return self.state.message_api(msg)
 
+    async def _send_message(self, p: Params, bot_id: int) -> Any:
+        return self._send(p, self.state.send_message, "text")
+
     async def _send_media(self, kind: str, p: Params) -> Any:
-        chat_id = p.get_chat_id()
-        assert chat_id is not None
-        msg = self.state.send_media(
-            kind,
-            chat_id,
-            p.get_input_file(kind),
-            p.get_str("caption"),
-            p.get_str("parse_mode"),
-            caption_entities=p.get_json("caption_entities"),
-            **self._common_send(p),
-        )
-        return self.state.message_api(msg)
+        return self._send(p, functools.partial(self.state.send_media, kind), "caption", kind)
 
     async def _send_document(self, p: Params, bot_id: int) -> Any:
         return await self._send_media("document", p)
@@ -565,48 +594,37 @@ class EmulatorServer:
     async def _send_photo(self, p: Params, bot_id: int) -> Any:
         return await self._send_media("photo", p)
 
-    def _edit_target(self, p: Params) -> tuple[int | None, int | None]:
+    @staticmethod
+    def _message_id(p: Params) -> int | None:
+        return p.get_int("message_id", "message identifier is not specified")
+
+    def _edit(
+        self, p: Params, edit: Callable[..., StoredMessage], formatted: str | None = None
+    ) -> Any:
+        """editMessage*: ``edit(chat_id, message_id, reply_markup=..., **formatted params)``."""
         if p.has("inline_message_id"):
             raise bad_request("inline messages are not supported by the emulator")
-        message_id = p.get_int("message_id", "message identifier is not specified")
-        return p.get_chat_id(required=False), message_id
+        message_id = self._message_id(p)
+        chat_id = p.get_chat_id(required=False)
+        kwargs: dict[str, Any] = {
+            "reply_markup": p.get_json("reply_markup", "reply keyboard markup")
+        }
+        if formatted is not None:
+            kwargs.update(self._formatted(p, formatted))
+        return self.state.message_api(edit(chat_id, message_id, **kwargs))
 
     async def _edit_message_text(self, p: Params, bot_id: int) -> Any:
-        chat_id, message_id = self._edit_target(p)
-        msg = self.state.edit_message_text(
-            chat_id,
-            message_id,
-            p.get_str("text"),
-            p.get_str("parse_mode"),
-            p.get_json("reply_markup", "reply keyboard markup"),
-            entities=p.get_json("entities"),
-        )
-        return self.state.message_api(msg)
+        return self._edit(p, self.state.edit_message_text, "text")
 
     async def _edit_message_caption(self, p: Params, bot_id: int) -> Any:
-        chat_id, message_id = self._edit_target(p)
-        msg = self.state.edit_message_caption(
-            chat_id,
-            message_id,
-            p.get_str("caption"),
-            p.get_str("parse_mode"),
-            p.get_json("reply_markup", "reply keyboard markup"),
-            caption_entities=p.get_json("caption_entities"),
-        )
-        return self.state.message_api(msg)
+        return self._edit(p, self.state.edit_message_caption, "caption")
 
     async def _edit_message_reply_markup(self, p: Params, bot_id: int) -> Any:
-        chat_id, message_id = self._edit_target(p)
-        msg = self.state.edit_message_reply_markup(
-            chat_id, message_id, p.get_json("reply_markup", "reply keyboard markup")
-        )
-        return self.state.message_api(msg)
+        return self._edit(p, self.state.edit_message_reply_markup)
 
     async def _delete_message(self, p: Params, bot_id: int) -> Any:
-        chat_id = p.get_chat_id()
-        assert chat_id is not None
-        message_id = p.get_int("message_id", "message identifier is not specified")
-        return self.state.delete_message(chat_id, message_id)
+        chat_id = self._chat_id(p)
+        return self.state.delete_message(chat_id, self._message_id(p))
 
     async def _answer_callback_query(self, p: Params, bot_id: int) -> Any:
         return self.state.answer_callback_query(
@@ -620,23 +638,22 @@ class EmulatorServer:
     async def _get_file(self, p: Params, bot_id: int) -> Any:
         return self.state.get_file(p.get_str("file_id")).to_file_api()
 
+    @staticmethod
+    def _commands_scope(p: Params) -> tuple[Any, str | None]:
+        """(scope, language_code) of the *MyCommands methods."""
+        return p.get_json("scope", "BotCommandScope"), p.get_str("language_code")
+
     async def _set_my_commands(self, p: Params, bot_id: int) -> Any:
         commands = p.get_json("commands", "commands")
         return self.state.set_my_commands(
-            commands if commands is not None else [],
-            p.get_json("scope", "BotCommandScope"),
-            p.get_str("language_code"),
+            commands if commands is not None else [], *self._commands_scope(p)
         )
 
     async def _get_my_commands(self, p: Params, bot_id: int) -> Any:
-        return self.state.get_my_commands(
-            p.get_json("scope", "BotCommandScope"), p.get_str("language_code")
-        )
+        return self.state.get_my_commands(*self._commands_scope(p))
 
     async def _delete_my_commands(self, p: Params, bot_id: int) -> Any:
-        return self.state.delete_my_commands(
-            p.get_json("scope", "BotCommandScope"), p.get_str("language_code")
-        )
+        return self.state.delete_my_commands(*self._commands_scope(p))
 
     async def _set_webhook(self, p: Params, bot_id: int) -> Any:
         allowed = p.get_json("allowed_updates", "allowed_updates")
@@ -657,9 +674,7 @@ class EmulatorServer:
         return self.state.webhook_info()
 
     async def _send_chat_action(self, p: Params, bot_id: int) -> Any:
-        chat_id = p.get_chat_id()
-        assert chat_id is not None
-        chat = self.state.get_chat(chat_id)
+        chat = self.state.get_chat(self._chat_id(p))
         if not p.get_str("action"):
             raise bad_request("action is empty")
         if chat.user.blocked:
@@ -668,35 +683,39 @@ class EmulatorServer:
 
     async def _handle_download(self, request: web.Request) -> web.StreamResponse:
         if not self.token_ok(request.match_info["token"]):
-            return _json_response(
-                {"ok": False, "error_code": 401, "description": "Unauthorized"}, 401
-            )
+            return _error_response(401, "Unauthorized")
         stored = self.state.file_by_path(request.match_info["file_path"])
         if stored is None:
-            return _json_response({"ok": False, "error_code": 404, "description": "Not Found"}, 404)
-        return web.Response(
-            body=stored.content, content_type=stored.mime_type or "application/octet-stream"
-        )
+            return _error_response(404, "Not Found")
+        return _file_response(stored)
 
     # ------------------------------------------------------------------ control API
     @staticmethod
-    async def _body(request: web.Request) -> dict[str, Any]:
+    async def _body(request: web.Request, *required: str) -> dict[str, Any]:
+        """The JSON object body, which must hold non-null ``required`` fields."""
         raw = await request.read()
-        if not raw.strip():
-            return {}
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            raise EmulatorError(400, "request body must be JSON") from None
-        if not isinstance(body, dict):
-            raise EmulatorError(400, "request body must be a JSON object")
+        body: Any = {}
+        if raw.strip():
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                raise EmulatorError(400, "request body must be JSON") from None
+            if not isinstance(body, dict):
+                raise EmulatorError(400, "request body must be a JSON object")
+        missing = [n for n in required if body.get(n) is None]
+        if missing:
+            raise EmulatorError(400, f"missing field(s): {', '.join(missing)}")
         return body
 
     @staticmethod
-    def _require(body: dict[str, Any], *names: str) -> None:
-        missing = [n for n in names if body.get(n) is None]
-        if missing:
-            raise EmulatorError(400, f"missing field(s): {', '.join(missing)}")
+    def _optional(body: dict[str, Any], name: str, convert: Callable[[Any], Any]) -> Any:
+        """``convert(body[name])``, or ``None`` when the field is absent or null."""
+        value = body.get(name)
+        return None if value is None else convert(value)
+
+    @classmethod
+    def _optional_int(cls, body: dict[str, Any], name: str) -> int | None:
+        return None if body.get(name) is None else cls._int_field(body, name)
 
     @staticmethod
     def _int_field(body: dict[str, Any], name: str) -> int:
@@ -742,8 +761,7 @@ class EmulatorServer:
 
     @_control
     async def _c_create_user(self, request: web.Request) -> Any:
-        body = await self._body(request)
-        self._require(body, "id")
+        body = await self._body(request, "id")
         user = self.state.create_user(
             self._int_field(body, "id"),
             body.get("first_name") or "Test",
@@ -759,74 +777,77 @@ class EmulatorServer:
 
     @_control
     async def _c_block(self, request: web.Request) -> Any:
-        body = await self._body(request)
-        self._require(body, "user_id")
+        body = await self._body(request, "user_id")
         user = self.state.set_blocked(
             self._int_field(body, "user_id"), bool(body.get("blocked", True))
         )
         return user.to_view()
 
     @staticmethod
-    def _sent(update_id: int, message_id: int) -> dict[str, Any]:
-        return {"update_id": update_id, "message_id": message_id}
+    def _sent(sent: tuple[int, StoredMessage], file_field: str | None = None) -> dict[str, Any]:
+        """The answer to a user action: ids of the update and message (and of the file in the
+        message's ``file_field``)."""
+        update_id, msg = sent
+        result: dict[str, Any] = {"update_id": update_id, "message_id": msg.message_id}
+        if file_field is not None:
+            stored = getattr(msg, file_field)
+            assert stored is not None
+            result["file_id"] = stored.file_id
+        return result
 
     @_control
     async def _c_send_text(self, request: web.Request) -> Any:
-        body = await self._body(request)
-        self._require(body, "user_id", "text")
-        reply_to = body.get("reply_to_message_id")
-        update_id, msg = self.state.user_send_text(
-            self._int_field(body, "user_id"),
-            body["text"],
-            self._int_field(body, "reply_to_message_id") if reply_to is not None else None,
+        body = await self._body(request, "user_id", "text")
+        return self._sent(
+            self.state.user_send_text(
+                self._int_field(body, "user_id"),
+                body["text"],
+                self._optional_int(body, "reply_to_message_id"),
+            )
         )
-        return self._sent(update_id, msg.message_id)
 
     @_control
     async def _c_edit_text(self, request: web.Request) -> Any:
-        body = await self._body(request)
-        self._require(body, "user_id", "message_id", "text")
-        update_id, msg = self.state.user_edit_text(
-            self._int_field(body, "user_id"), self._int_field(body, "message_id"), body["text"]
+        body = await self._body(request, "user_id", "message_id", "text")
+        return self._sent(
+            self.state.user_edit_text(
+                self._int_field(body, "user_id"), self._int_field(body, "message_id"), body["text"]
+            )
         )
-        return self._sent(update_id, msg.message_id)
 
     @_control
     async def _c_send_sticker(self, request: web.Request) -> Any:
-        body = await self._body(request)
-        self._require(body, "user_id")
-        update_id, msg = self.state.user_send_sticker(
-            self._int_field(body, "user_id"), body.get("emoji") or "👍"
+        body = await self._body(request, "user_id")
+        return self._sent(
+            self.state.user_send_sticker(
+                self._int_field(body, "user_id"), body.get("emoji") or "👍"
+            )
         )
-        return self._sent(update_id, msg.message_id)
 
     @_control
     async def _c_send_voice(self, request: web.Request) -> Any:
-        body = await self._body(request)
-        self._require(body, "user_id")
-        update_id, msg = self.state.user_send_voice(
-            self._int_field(body, "user_id"), int(body.get("duration") or 1)
+        body = await self._body(request, "user_id")
+        return self._sent(
+            self.state.user_send_voice(
+                self._int_field(body, "user_id"), int(body.get("duration") or 1)
+            )
         )
-        return self._sent(update_id, msg.message_id)
 
     @_control
     async def _c_send_contact(self, request: web.Request) -> Any:
-        body = await self._body(request)
-        self._require(body, "user_id", "phone_number", "first_name")
+        body = await self._body(request, "user_id", "phone_number", "first_name")
         kwargs: dict[str, Any] = {}
         if "contact_user_id" in body:
-            value = body["contact_user_id"]
-            kwargs["contact_user_id"] = (
-                None if value is None else self._int_field(body, "contact_user_id")
+            kwargs["contact_user_id"] = self._optional_int(body, "contact_user_id")
+        return self._sent(
+            self.state.user_send_contact(
+                self._int_field(body, "user_id"),
+                str(body["phone_number"]),
+                body["first_name"],
+                body.get("last_name"),
+                **kwargs,
             )
-        update_id, msg = self.state.user_send_contact(
-            self._int_field(body, "user_id"),
-            str(body["phone_number"]),
-            body["first_name"],
-            body.get("last_name"),
-            **kwargs,
         )
-        return self._sent(update_id, msg.message_id)
 
     @staticmethod
     def _b64(body: dict[str, Any]) -> bytes:
@@ -837,32 +858,27 @@ class EmulatorServer:
 
     @_control
     async def _c_send_document(self, request: web.Request) -> Any:
-        body = await self._body(request)
-        self._require(body, "user_id", "file_name", "content")
-        update_id, msg = self.state.user_send_document(
+        body = await self._body(request, "user_id", "file_name", "content")
+        sent = self.state.user_send_document(
             self._int_field(body, "user_id"),
             body["file_name"],
             self._b64(body),
             body.get("mime_type"),
             body.get("caption"),
         )
-        assert msg.document is not None
-        return {**self._sent(update_id, msg.message_id), "file_id": msg.document.file_id}
+        return self._sent(sent, "document")
 
     @_control
     async def _c_send_photo(self, request: web.Request) -> Any:
-        body = await self._body(request)
-        self._require(body, "user_id", "content")
-        update_id, msg = self.state.user_send_photo(
+        body = await self._body(request, "user_id", "content")
+        sent = self.state.user_send_photo(
             self._int_field(body, "user_id"), self._b64(body), body.get("caption")
         )
-        assert msg.photo is not None
-        return {**self._sent(update_id, msg.message_id), "file_id": msg.photo.file_id}
+        return self._sent(sent, "photo")
 
     @_control
     async def _c_press_button(self, request: web.Request) -> Any:
-        body = await self._body(request)
-        self._require(body, "user_id", "message_id", "data")
+        body = await self._body(request, "user_id", "message_id", "data")
         update_id, record = self.state.press_button(
             self._int_field(body, "user_id"),
             self._int_field(body, "message_id"),
@@ -953,8 +969,7 @@ class EmulatorServer:
 
     @_control
     async def _c_add_fault(self, request: web.Request) -> Any:
-        body = await self._body(request)
-        self._require(body, "kind")
+        body = await self._body(request, "kind")
         methods = body.get("methods")
         if methods is not None and (
             not isinstance(methods, list) or not all(isinstance(m, str) for m in methods)
@@ -964,11 +979,11 @@ class EmulatorServer:
             rule = self.state.add_fault(
                 str(body["kind"]),
                 methods,
-                self._int_field(body, "chat_id") if body.get("chat_id") is not None else None,
-                self._int_field(body, "count") if body.get("count") is not None else None,
-                float(body["probability"]) if body.get("probability") is not None else None,
-                int(body["retry_after"]) if body.get("retry_after") is not None else None,
-                float(body["delay"]) if body.get("delay") is not None else None,
+                self._optional_int(body, "chat_id"),
+                self._optional_int(body, "count"),
+                self._optional(body, "probability", float),
+                self._optional(body, "retry_after", int),
+                self._optional(body, "delay", float),
             )
         except (TypeError, ValueError) as exc:
             raise EmulatorError(400, f"invalid fault: {exc}") from None
@@ -987,10 +1002,9 @@ class EmulatorServer:
     async def _c_rate_limit(self, request: web.Request) -> Any:
         body = await self._body(request)
         try:
-            g = body.get("global_per_second")
-            c = body.get("per_chat_per_second")
             self.state.set_rate_limit(
-                float(g) if g is not None else None, float(c) if c is not None else None
+                self._optional(body, "global_per_second", float),
+                self._optional(body, "per_chat_per_second", float),
             )
         except (TypeError, ValueError) as exc:
             raise EmulatorError(400, f"invalid rate limit: {exc}") from None
@@ -1004,34 +1018,24 @@ class EmulatorServer:
         stored = self.state.files.get(request.match_info["file_id"])
         if stored is None:
             raise EmulatorError(404, "file not found")
-        return web.Response(
-            body=stored.content,
-            content_type=stored.mime_type or "application/octet-stream",
-            headers={"X-File-Name": stored.file_name or stored.file_path.rsplit("/", 1)[-1]},
-        )
+        file_name = stored.file_name or stored.file_path.rsplit("/", 1)[-1]
+        return _file_response(stored, {"X-File-Name": file_name})
 
 
-@dataclass
-class RunningEmulator:
-    """What :func:`run_emulator` yields."""
+class _ServerUrls:
+    """The addresses of a started :class:`EmulatorServer` (``self.server``)."""
 
     server: EmulatorServer
-    client: Any  # EmulatorClient (imported lazily to keep server importable on its own)
-
-    @property
-    def state(self) -> EmulatorState:
-        """Direct access to the in-memory state (same event loop)."""
-        return self.server.state
 
     @property
     def port(self) -> int:
         """The bound TCP port."""
-        assert self.server.port is not None
+        assert self.server.port is not None, "emulator not started"
         return self.server.port
 
     @property
     def root_url(self) -> str:
-        """``http://127.0.0.1:PORT``."""
+        """``http://host:port``."""
         return self.server.root_url
 
     @property
@@ -1048,6 +1052,19 @@ class RunningEmulator:
     def control_url(self) -> str:
         """Root of the control API."""
         return f"{self.root_url}{CONTROL_PREFIX}"
+
+
+@dataclass
+class RunningEmulator(_ServerUrls):
+    """What :func:`run_emulator` yields."""
+
+    server: EmulatorServer
+    client: Any  # EmulatorClient (imported lazily to keep server importable on its own)
+
+    @property
+    def state(self) -> EmulatorState:
+        """Direct access to the in-memory state (same event loop)."""
+        return self.server.state
 
 
 @contextlib.asynccontextmanager
@@ -1072,7 +1089,7 @@ async def run_emulator(
         await server.stop()
 
 
-class EmulatorThread:
+class EmulatorThread(_ServerUrls):
     """The emulator in a background thread with its own event loop (for bots in subprocesses
     or synchronous test code). Talk to it over HTTP (``EmulatorClient(control_url)``)."""
 
@@ -1097,32 +1114,6 @@ class EmulatorThread:
     def state(self) -> EmulatorState:
         """The state (mutations from other threads are locked, but prefer the control API)."""
         return self.server.state
-
-    @property
-    def port(self) -> int:
-        """The bound TCP port."""
-        assert self.server.port is not None, "emulator thread not started"
-        return self.server.port
-
-    @property
-    def root_url(self) -> str:
-        """``http://host:port``."""
-        return self.server.root_url
-
-    @property
-    def base_url(self) -> str:
-        """PTB ``base_url``."""
-        return f"{self.root_url}/bot"
-
-    @property
-    def base_file_url(self) -> str:
-        """PTB ``base_file_url``."""
-        return f"{self.root_url}/file/bot"
-
-    @property
-    def control_url(self) -> str:
-        """Root of the control API."""
-        return f"{self.root_url}{CONTROL_PREFIX}"
 
     def start(self, timeout: float = 10.0) -> EmulatorThread:
         """Start serving; returns once the port is bound."""

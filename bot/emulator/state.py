@@ -416,13 +416,7 @@ class StoredMessage:
             "from": self.sender,
             "date": self.date,
             "kind": self.kind,
-            "text": self.text,
-            "plain_text": self.plain_text,
-            "parse_mode": self.parse_mode,
-            "entities": copy.deepcopy(self.entities),
-            "caption": self.caption,
-            "plain_caption": self.plain_caption,
-            "reply_markup": copy.deepcopy(self.reply_markup),
+            **self.content_snapshot(),
             "document": self.document.document_api() if self.document else None,
             "photo": self.photo.photo_api() if self.photo else None,
             "contact": self.contact,
@@ -847,7 +841,9 @@ class EmulatorState:
         self._user(user_id)
         return self.chats[user_id]
 
-    def _finish_user_message(self, chat: Chat, msg: StoredMessage) -> tuple[int, StoredMessage]:
+    def _user_message(self, chat: Chat, kind: str, **fields: Any) -> tuple[int, StoredMessage]:
+        """Store a message the user sent and queue its ``message`` update."""
+        msg = self._new_message(chat, from_bot=False, kind=kind, **fields)
         update_id = self._push_update("message", self.message_api(msg))
         if chat.force_reply is not None:
             chat.force_reply = None
@@ -855,7 +851,7 @@ class EmulatorState:
         return update_id, msg
 
     @staticmethod
-    def _check_user_text(text: str) -> None:
+    def _check_text(text: str) -> None:
         if not isinstance(text, str) or not text.strip():
             raise bad_request("message text is empty")
         if len(text) > MAX_TEXT_LENGTH:
@@ -867,34 +863,30 @@ class EmulatorState:
     ) -> tuple[int, StoredMessage]:
         """The user sends a text message. Returns (update_id, message)."""
         chat = self._user_chat(user_id)
-        self._check_user_text(text)
+        self._check_text(text)
         if reply_to_message_id is not None and self._message(chat, reply_to_message_id) is None:
             raise bad_request("message to be replied not found")
-        msg = self._new_message(
+        return self._user_message(
             chat,
-            from_bot=False,
-            kind="text",
+            "text",
             text=text,
             plain_text=text,
             entities=self._text_entities(text),
             reply_to_message_id=reply_to_message_id,
         )
-        return self._finish_user_message(chat, msg)
 
     @_synchronized
     def user_edit_text(self, user_id: int, message_id: int, text: str) -> tuple[int, StoredMessage]:
         """The user edits one of their text messages (``edited_message`` update)."""
         chat = self._user_chat(user_id)
-        self._check_user_text(text)
+        self._check_text(text)
         msg = self._message(chat, message_id)
         if msg is None or msg.from_bot or msg.kind != "text":
             raise bad_request("message to edit not found")
-        if msg.original is None:
-            msg.original = msg.content_snapshot()
+        before = msg.content_snapshot()
         msg.text = msg.plain_text = text
         msg.entities = self._text_entities(text)
-        msg.edit_date = self.now()
-        msg.edits.append({"date": msg.edit_date, "method": "user_edit", **msg.content_snapshot()})
+        self._record_edit(msg, "user_edit", before)
         update_id = self._push_update("edited_message", self.message_api(msg))
         self._changed(chat)
         return update_id, msg
@@ -949,17 +941,9 @@ class EmulatorState:
         """The user uploads a document (downloadable by the bot through getFile)."""
         chat = self._user_chat(user_id)
         mime = mime_type or mimetypes.guess_type(file_name)[0] or "application/octet-stream"
-        stored = self._new_file("document", content, file_name=file_name, mime_type=mime)
-        msg = self._new_message(
-            chat,
-            from_bot=False,
-            kind="document",
-            document=stored,
-            caption=caption,
-            plain_caption=caption,
-            caption_entities=self._text_entities(caption) if caption else [],
+        return self._user_send_file(
+            chat, "document", content, caption, file_name=file_name, mime_type=mime
         )
-        return self._finish_user_message(chat, msg)
 
     @_synchronized
     def user_send_photo(
@@ -967,17 +951,21 @@ class EmulatorState:
     ) -> tuple[int, StoredMessage]:
         """The user sends a photo."""
         chat = self._user_chat(user_id)
-        stored = self._new_file("photo", content, mime_type="image/jpeg")
-        msg = self._new_message(
+        return self._user_send_file(chat, "photo", content, caption, mime_type="image/jpeg")
+
+    def _user_send_file(
+        self, chat: Chat, kind: str, content: bytes, caption: str | None, **file_fields: Any
+    ) -> tuple[int, StoredMessage]:
+        """A user message carrying a captioned :class:`StoredFile` (document or photo)."""
+        stored = self._new_file(kind, content, **file_fields)
+        return self._user_message(
             chat,
-            from_bot=False,
-            kind="photo",
-            photo=stored,
+            kind,
             caption=caption,
             plain_caption=caption,
             caption_entities=self._text_entities(caption) if caption else [],
+            **{kind: stored},
         )
-        return self._finish_user_message(chat, msg)
 
     @_synchronized
     def user_send_contact(
@@ -1002,42 +990,50 @@ class EmulatorState:
                 "user_id": user_id if contact_user_id is _UNSET else contact_user_id,
             }
         )
-        msg = self._new_message(chat, from_bot=False, kind="contact", contact=contact)
-        return self._finish_user_message(chat, msg)
+        return self._user_message(chat, "contact", contact=contact)
 
     @_synchronized
     def user_send_sticker(self, user_id: int, emoji: str = "👍") -> tuple[int, StoredMessage]:
         """The user sends a (minimal, valid) sticker."""
-        chat = self._user_chat(user_id)
-        stored = self._new_file("sticker", b"RIFF\x00\x00\x00\x00WEBP", mime_type="image/webp")
-        sticker = {
-            "file_id": stored.file_id,
-            "file_unique_id": stored.file_unique_id,
-            "type": "regular",
-            "width": 512,
-            "height": 512,
-            "is_animated": False,
-            "is_video": False,
-            "emoji": emoji,
-            "file_size": stored.file_size,
-        }
-        msg = self._new_message(chat, from_bot=False, kind="sticker", sticker=sticker)
-        return self._finish_user_message(chat, msg)
+        return self._user_send_media(
+            user_id,
+            "sticker",
+            b"RIFF\x00\x00\x00\x00WEBP",
+            "image/webp",
+            type="regular",
+            width=512,
+            height=512,
+            is_animated=False,
+            is_video=False,
+            emoji=emoji,
+        )
 
     @_synchronized
     def user_send_voice(self, user_id: int, duration: int = 1) -> tuple[int, StoredMessage]:
         """The user sends a (minimal, valid) voice note."""
+        return self._user_send_media(
+            user_id,
+            "voice",
+            b"OggS" + bytes(60),
+            "audio/ogg",
+            duration=duration,
+            mime_type="audio/ogg",
+        )
+
+    def _user_send_media(
+        self, user_id: int, kind: str, content: bytes, file_mime: str, /, **attributes: Any
+    ) -> tuple[int, StoredMessage]:
+        """A user message whose ``kind`` field is a plain object (sticker, voice) describing a
+        new stored file: ``file_id``, ``file_unique_id``, ``attributes``, ``file_size``."""
         chat = self._user_chat(user_id)
-        stored = self._new_file("voice", b"OggS" + bytes(60), mime_type="audio/ogg")
-        voice = {
+        stored = self._new_file(kind, content, mime_type=file_mime)
+        media = {
             "file_id": stored.file_id,
             "file_unique_id": stored.file_unique_id,
-            "duration": duration,
-            "mime_type": "audio/ogg",
+            **attributes,
             "file_size": stored.file_size,
         }
-        msg = self._new_message(chat, from_bot=False, kind="voice", voice=voice)
-        return self._finish_user_message(chat, msg)
+        return self._user_message(chat, kind, **{kind: media})
 
     def chat_instance(self, chat_id: int) -> str:
         """Stable ``chat_instance`` for callback queries from a chat."""
@@ -1190,6 +1186,23 @@ class EmulatorState:
         elif markup.get("force_reply"):
             chat.force_reply = copy.deepcopy(markup)
 
+    def _parse_text(
+        self, text: str | None, parse_mode: str | None, entities: list[dict[str, Any]] | None
+    ) -> tuple[str, list[dict[str, Any]], str | None]:
+        if text is None or text == "":
+            raise bad_request("message text is empty")
+        plain, ents, mode = self.parse_formatted(text, parse_mode, entities)
+        self._check_text(plain)
+        return plain, ents, mode
+
+    def _parse_caption(
+        self, caption: str, parse_mode: str | None, entities: list[dict[str, Any]] | None
+    ) -> tuple[str, list[dict[str, Any]], str | None]:
+        plain, ents, mode = self.parse_formatted(caption, parse_mode, entities)
+        if len(plain) > MAX_CAPTION_LENGTH:
+            raise bad_request("message caption is too long")
+        return plain, ents, mode
+
     def _resolve_reply(self, chat: Chat, reply_parameters: dict[str, Any] | None) -> int | None:
         if not reply_parameters:
             return None
@@ -1204,6 +1217,42 @@ class EmulatorState:
                 return None
             raise bad_request("message to be replied not found")
         return target
+
+    def _check_send(
+        self,
+        chat: Chat,
+        reply_markup: dict[str, Any] | None,
+        reply_parameters: dict[str, Any] | None,
+    ) -> int | None:
+        """The checks every send* makes after its content; returns the id replied to."""
+        if reply_markup is not None:
+            self.validate_reply_markup(reply_markup)
+        reply_to = self._resolve_reply(chat, reply_parameters)
+        self._check_can_send(chat)
+        return reply_to
+
+    def _bot_message(
+        self,
+        chat: Chat,
+        kind: str,
+        reply_markup: dict[str, Any] | None,
+        reply_to: int | None,
+        extra: dict[str, Any] | None,
+        **fields: Any,
+    ) -> StoredMessage:
+        """Store a message the bot sent (after :meth:`_check_send`)."""
+        msg = self._new_message(
+            chat,
+            from_bot=True,
+            kind=kind,
+            reply_markup=copy.deepcopy(reply_markup),
+            reply_to_message_id=reply_to,
+            extra=dict(extra or {}),
+            **fields,
+        )
+        self._apply_markup_to_chat(chat, reply_markup)
+        self._changed(chat)
+        return msg
 
     # ------------------------------------------------------------------ bot sends
     @_synchronized
@@ -1220,32 +1269,19 @@ class EmulatorState:
     ) -> StoredMessage:
         """``sendMessage``."""
         chat = self.get_chat(chat_id)
-        if text is None or text == "":
-            raise bad_request("message text is empty")
-        plain, ents, mode = self.parse_formatted(text, parse_mode, entities)
-        if not plain.strip():
-            raise bad_request("message text is empty")
-        if len(plain) > MAX_TEXT_LENGTH:
-            raise bad_request("message is too long")
-        if reply_markup is not None:
-            self.validate_reply_markup(reply_markup)
-        reply_to = self._resolve_reply(chat, reply_parameters)
-        self._check_can_send(chat)
-        msg = self._new_message(
+        plain, ents, mode = self._parse_text(text, parse_mode, entities)
+        reply_to = self._check_send(chat, reply_markup, reply_parameters)
+        return self._bot_message(
             chat,
-            from_bot=True,
-            kind="text",
+            "text",
+            reply_markup,
+            reply_to,
+            extra,
             text=text,
             plain_text=plain,
             parse_mode=mode,
             entities=ents,
-            reply_markup=copy.deepcopy(reply_markup),
-            reply_to_message_id=reply_to,
-            extra=dict(extra or {}),
         )
-        self._apply_markup_to_chat(chat, reply_markup)
-        self._changed(chat)
-        return msg
 
     def _resolve_file_input(self, kind: str, value: UploadedFile | str | None) -> StoredFile:
         param = "photo" if kind == "photo" else "document"
@@ -1289,30 +1325,21 @@ class EmulatorState:
         ents: list[dict[str, Any]] = []
         mode = None
         if caption is not None:
-            plain_caption, ents, mode = self.parse_formatted(caption, parse_mode, caption_entities)
-            if len(plain_caption) > MAX_CAPTION_LENGTH:
-                raise bad_request("message caption is too long")
-        if reply_markup is not None:
-            self.validate_reply_markup(reply_markup)
-        reply_to = self._resolve_reply(chat, reply_parameters)
-        self._check_can_send(chat)
+            plain_caption, ents, mode = self._parse_caption(caption, parse_mode, caption_entities)
+        reply_to = self._check_send(chat, reply_markup, reply_parameters)
         stored = self._resolve_file_input(kind, media)
-        msg = self._new_message(
+        return self._bot_message(
             chat,
-            from_bot=True,
-            kind=kind,
+            kind,
+            reply_markup,
+            reply_to,
+            extra,
             caption=caption,
             plain_caption=plain_caption,
             caption_entities=ents,
             parse_mode=mode,
-            reply_markup=copy.deepcopy(reply_markup),
-            reply_to_message_id=reply_to,
-            extra=dict(extra or {}),
             **{kind: stored},
         )
-        self._apply_markup_to_chat(chat, reply_markup)
-        self._changed(chat)
-        return msg
 
     # ------------------------------------------------------------------ bot edits
     def _editable(self, chat_id: int | None, message_id: int | None) -> tuple[Chat, StoredMessage]:
@@ -1328,15 +1355,37 @@ class EmulatorState:
             raise bad_request("message can't be edited")
         return chat, msg
 
-    def _record_edit(
-        self, chat: Chat, msg: StoredMessage, method: str, before: dict[str, Any]
-    ) -> None:
+    def _record_edit(self, msg: StoredMessage, method: str, before: dict[str, Any]) -> None:
         if msg.original is None:
             msg.original = before
         msg.edit_date = self.now()
         # Content after the edit; ``original`` holds the content before the first edit.
         msg.edits.append({"date": msg.edit_date, "method": method, **msg.content_snapshot()})
+
+    def _bot_edit(
+        self,
+        chat: Chat,
+        msg: StoredMessage,
+        method: str,
+        reply_markup: dict[str, Any] | None,
+        *,
+        same_content: bool = True,
+        **changes: Any,
+    ) -> StoredMessage:
+        """The common end of every edit* method: check the new inline keyboard, refuse a no-op
+        edit, then set ``changes`` and the keyboard (omitted = removed) and record the edit."""
+        if reply_markup is not None:
+            self.validate_reply_markup(reply_markup, inline_only=True)
+        if same_content and _canonical(reply_markup) == _canonical(msg.inline_markup):
+            raise bad_request(_NOT_MODIFIED)
+        self._check_can_send(chat)
+        before = msg.content_snapshot()
+        for name, value in changes.items():
+            setattr(msg, name, value)
+        msg.reply_markup = copy.deepcopy(reply_markup)
+        self._record_edit(msg, method, before)
         self._changed(chat)
+        return msg
 
     @_synchronized
     def edit_message_text(
@@ -1355,22 +1404,19 @@ class EmulatorState:
         chat, msg = self._editable(chat_id, message_id)
         if msg.text is None:
             raise bad_request("there is no text in the message to edit")
-        plain, ents, mode = self.parse_formatted(text, parse_mode, entities)
-        if not plain.strip():
-            raise bad_request("message text is empty")
-        if len(plain) > MAX_TEXT_LENGTH:
-            raise bad_request("message is too long")
-        if reply_markup is not None:
-            self.validate_reply_markup(reply_markup, inline_only=True)
-        same_content = plain == msg.plain_text and _canonical(ents) == _canonical(msg.entities)
-        if same_content and _canonical(reply_markup) == _canonical(msg.inline_markup):
-            raise bad_request(_NOT_MODIFIED)
-        self._check_can_send(chat)
-        before = msg.content_snapshot()
-        msg.text, msg.plain_text, msg.entities, msg.parse_mode = text, plain, ents, mode
-        msg.reply_markup = copy.deepcopy(reply_markup)
-        self._record_edit(chat, msg, "editMessageText", before)
-        return msg
+        plain, ents, mode = self._parse_text(text, parse_mode, entities)
+        same = plain == msg.plain_text and _canonical(ents) == _canonical(msg.entities)
+        return self._bot_edit(
+            chat,
+            msg,
+            "editMessageText",
+            reply_markup,
+            same_content=same,
+            text=text,
+            plain_text=plain,
+            entities=ents,
+            parse_mode=mode,
+        )
 
     @_synchronized
     def edit_message_caption(
@@ -1387,23 +1433,21 @@ class EmulatorState:
         chat, msg = self._editable(chat_id, message_id)
         if msg.kind not in ("document", "photo"):
             raise bad_request("there is no caption in the message to edit")
-        plain, ents, mode = self.parse_formatted(caption or "", parse_mode, caption_entities)
-        if len(plain) > MAX_CAPTION_LENGTH:
-            raise bad_request("message caption is too long")
-        if reply_markup is not None:
-            self.validate_reply_markup(reply_markup, inline_only=True)
+        plain, ents, mode = self._parse_caption(caption or "", parse_mode, caption_entities)
         same = plain == (msg.plain_caption or "") and _canonical(ents) == _canonical(
             msg.caption_entities
         )
-        if same and _canonical(reply_markup) == _canonical(msg.inline_markup):
-            raise bad_request(_NOT_MODIFIED)
-        self._check_can_send(chat)
-        before = msg.content_snapshot()
-        msg.caption, msg.plain_caption = caption, plain
-        msg.caption_entities, msg.parse_mode = ents, mode
-        msg.reply_markup = copy.deepcopy(reply_markup)
-        self._record_edit(chat, msg, "editMessageCaption", before)
-        return msg
+        return self._bot_edit(
+            chat,
+            msg,
+            "editMessageCaption",
+            reply_markup,
+            same_content=same,
+            caption=caption,
+            plain_caption=plain,
+            caption_entities=ents,
+            parse_mode=mode,
+        )
 
     @_synchronized
     def edit_message_reply_markup(
@@ -1414,15 +1458,7 @@ class EmulatorState:
     ) -> StoredMessage:
         """``editMessageReplyMarkup`` (omitting reply_markup removes the keyboard)."""
         chat, msg = self._editable(chat_id, message_id)
-        if reply_markup is not None:
-            self.validate_reply_markup(reply_markup, inline_only=True)
-        if _canonical(reply_markup) == _canonical(msg.inline_markup):
-            raise bad_request(_NOT_MODIFIED)
-        self._check_can_send(chat)
-        before = msg.content_snapshot()
-        msg.reply_markup = copy.deepcopy(reply_markup)
-        self._record_edit(chat, msg, "editMessageReplyMarkup", before)
-        return msg
+        return self._bot_edit(chat, msg, "editMessageReplyMarkup", reply_markup)
 
     @_synchronized
     def delete_message(self, chat_id: int, message_id: int | None) -> bool:
@@ -1512,12 +1548,13 @@ class EmulatorState:
             canon[key] = value
         return _canonical(canon)
 
-    @staticmethod
-    def _lang(language_code: str | None) -> str:
+    def _commands_key(self, scope: Any, language_code: str | None) -> tuple[str, str]:
+        """The ``commands`` key of a (scope, language_code) pair, both validated."""
+        scope_key = self._scope_key(scope)
         lang = language_code or ""
         if lang and not _LANG_RE.match(lang):
             raise bad_request("invalid language code specified")
-        return lang
+        return scope_key, lang
 
     @_synchronized
     def set_my_commands(
@@ -1547,7 +1584,7 @@ class EmulatorState:
             if len(description) > 256:
                 raise bad_request("BOT_COMMAND_DESCRIPTION_INVALID")
             cleaned.append({"command": item["command"], "description": description})
-        key = (self._scope_key(scope), self._lang(language_code))
+        key = self._commands_key(scope, language_code)
         if cleaned:
             self.commands[key] = cleaned
         else:
@@ -1560,13 +1597,13 @@ class EmulatorState:
         self, scope: Any = None, language_code: str | None = None
     ) -> list[dict[str, str]]:
         """``getMyCommands``: like Telegram, the list stored for exactly this scope+language."""
-        key = (self._scope_key(scope), self._lang(language_code))
+        key = self._commands_key(scope, language_code)
         return copy.deepcopy(self.commands.get(key, []))
 
     @_synchronized
     def delete_my_commands(self, scope: Any = None, language_code: str | None = None) -> bool:
         """``deleteMyCommands``."""
-        key = (self._scope_key(scope), self._lang(language_code))
+        key = self._commands_key(scope, language_code)
         self.commands.pop(key, None)
         self._changed()
         return True

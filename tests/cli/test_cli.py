@@ -176,3 +176,12 @@ def test_huge_junk_file_is_refused_before_reading(database_url, tmp_path):
 def test_missing_file(database_url, tmp_path):
     result = run_cli("import", str(tmp_path / "nope.csv"), database_url=database_url)
     assert result.returncode == 1 and "tidak ditemukan" in result.stderr
+
+
+def test_unreachable_database_is_one_clear_line():
+    url = "postgresql://postgres:secret@127.0.0.1:1/bot"
+    result = run_cli("db", "upgrade", database_url=url)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "Basis data" in result.stderr and "127.0.0.1:1" in result.stderr
+    assert "secret" not in result.stderr
