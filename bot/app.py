@@ -10,6 +10,7 @@ from telegram.request import BaseRequest
 
 from bot.config import Settings
 from bot.context import CONTEXT_TYPES, BotData
+from bot.delivery import start_sender, stop_sender
 from bot.menus import publish_default_menu
 from handlers import register_all
 from storage.db import create_engine, create_sessionmaker
@@ -28,6 +29,7 @@ async def _post_init(application: Application) -> None:
     data: BotData = application.bot_data
     assert data.settings is not None
     await _open_database(application)
+    await start_sender(application)
     await publish_default_menu(
         application.bot, data.settings.timezone, data.settings.default_language
     )
@@ -36,6 +38,7 @@ async def _post_init(application: Application) -> None:
 
 async def _post_shutdown(application: Application) -> None:
     data: BotData = application.bot_data
+    await stop_sender(application)
     if data.engine is not None:
         await data.engine.dispose()
         data.engine = data.sessionmaker = None

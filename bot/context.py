@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -41,6 +41,7 @@ class BotContext(CallbackContext[ExtBot[None], dict, dict, BotData]):
         super().__init__(application=application, chat_id=chat_id, user_id=user_id)
         self.account: Account | None = None
         self._translator: Translator | None = None
+        self._after_commit: list[Callable[[], None]] = []
 
     @property
     def settings(self) -> Settings:
@@ -54,6 +55,21 @@ class BotContext(CallbackContext[ExtBot[None], dict, dict, BotData]):
         assert factory is not None, "post_init has not run"
         async with factory() as session, session.begin():
             yield session
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the current ``session()`` block has committed."""
+        if callback not in self._after_commit:
+            self._after_commit.append(callback)
+
+    def wake_sender(self) -> None:
+        """Let the outbox sender drain now instead of at its next tick."""
+        sender = self.bot_data.extras.get("sender")
+        wake = getattr(sender, "wake", None)
+        if callable(wake):
+            wake()
 
     @property
     def language(self) -> str:

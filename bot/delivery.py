@@ -1,0 +1,546 @@
+"""The outbox sender: drains ``storage.repositories.outbox`` to Telegram within its limits.
+
+One :class:`Sender` per process, started in ``post_init`` (:func:`start_sender`) as an asyncio
+task, not a JobQueue job: it drains continuously while there is work (a full batch is
+followed at once by the next), sleeps up to ``poll_interval`` when idle, and
+:meth:`Sender.wake` ends that sleep so a service's message goes out right after its
+transaction commits. A task never overlaps itself and a long batch never "misses" a tick,
+which is what a repeating job would need ``max_instances``/``misfire_grace_time`` for; the
+JobQueue stays for the scheduler, which only enqueues. It sends only while the application is
+running (``start()`` … ``stop()``; handler tests that never start it send nothing) and is
+stopped first in ``post_shutdown``: sends in flight finish, unsent claimed rows go back.
+
+Each round (:meth:`Sender.run_once`) claims a batch under a lease, sends every chat's rows in
+order in its own coroutine (chats in parallel; a chat whose next slot is further away than
+``max_chat_wait`` gives its remaining rows back for a later round) and records each outcome:
+
+============================  =====================================================
+Telegram answer               outcome
+============================  =====================================================
+ok                            ``sent`` (message id kept)
+403 Forbidden                 ``blocked``; employee unreachable; chat's other rows blocked
+400 BadRequest                ``failed`` with Telegram's description
+429 RetryAfter                *all* sending pauses ``retry_after`` s; row back to pending
+read/write timeout            ``uncertain`` (it may have been delivered): never resent
+connect/pool timeout          not sent: retried like a network error
+network error, 5xx            retried after ``backoff_base·2^attempts`` s (≤ ``backoff_cap``);
+                              ``failed`` after ``max_attempts``
+============================  =====================================================
+
+Limits: at most ``global_rate`` sends/s overall and ``per_chat_rate`` to one chat (defaults
+25 and 1, Telegram allows ~30 and ~1); with several processes on one PostgreSQL each has its own
+budget, so divide the rates between them. The application's bot uses PTB's ``AIORateLimiter``,
+which would retry a 429 itself (its per-call ``rate_limit_args`` cannot ask for 0 retries:
+``0 or max_retries``), so the sender talks to the same Bot API through its own plain ``Bot``
+(:func:`delivery_bot`) and sees every ``RetryAfter``. Settings come from
+``bot_data.extras["delivery"]`` (a dict of :class:`Sender` keyword arguments, plus
+``"enabled": False`` to not start it), else the defaults.
+
+Logs carry outbox ids, chat ids and statuses only, never message text, phone numbers or NIPs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import datetime as dt
+import inspect
+import logging
+import math
+import os
+import socket
+import time
+import uuid
+import warnings
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, Message
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+from telegram.ext import Application
+from telegram.request import HTTPXRequest
+from telegram.warnings import PTBDeprecationWarning
+
+from storage.models import utcnow
+from storage.repositories.outbox import Claimed, OutboxRepository, validate_payload
+
+log = logging.getLogger(__name__)
+
+EXTRAS_SETTINGS = "delivery"
+EXTRAS_SENDER = "sender"
+
+
+def default_owner() -> str:
+    """``hostname:pid:random``: unique per sender, readable in the ``lease_owner`` column."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Pacer:
+    """Send slots: at most ``global_rate`` sends/s overall and ``per_chat_rate`` to one chat.
+
+    Pure bookkeeping on a monotonic ``clock`` (injectable for tests). Global slots are booked
+    (:meth:`reserve_global` returns the wait for the booked slot), so concurrent chat
+    coroutines queue up; a chat is free :meth:`chat_delay` seconds after its last send
+    (:meth:`note_chat`, called when the request is really made). A rate ``<= 0`` means no limit.
+    """
+
+    def __init__(
+        self,
+        global_rate: float,
+        per_chat_rate: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.global_interval = 1.0 / global_rate if global_rate > 0 else 0.0
+        self.chat_interval = 1.0 / per_chat_rate if per_chat_rate > 0 else 0.0
+        self.clock = clock
+        self._next_global = -math.inf
+        self._next_chat: dict[int, float] = {}
+
+    def reserve_global(self) -> float:
+        now = self.clock()
+        slot = max(now, self._next_global)
+        self._next_global = slot + self.global_interval
+        return slot - now
+
+    def chat_delay(self, chat_id: int) -> float:
+        return max(0.0, self._next_chat.get(chat_id, -math.inf) - self.clock())
+
+    def note_chat(self, chat_id: int) -> None:
+        now = self.clock()
+        self._next_chat[chat_id] = now + self.chat_interval
+        if len(self._next_chat) > 4096:  # forget chats that are free again
+            self._next_chat = {c: t for c, t in self._next_chat.items() if t > now}
+
+
+def delivery_bot(
+    token: str,
+    *,
+    base_url: str = "https://api.telegram.org/bot",
+    base_file_url: str = "https://api.telegram.org/file/bot",
+    read_timeout: float = 15.0,
+    connect_timeout: float = 5.0,
+    pool_size: int = 16,
+) -> Bot:
+    """A plain ``Bot`` (no rate limiter, no retries) for the sender; ``initialize`` it, or
+    use it as ``async with``. A long read timeout keeps ``uncertain`` rows rare."""
+    request = HTTPXRequest(
+        connection_pool_size=pool_size,
+        read_timeout=read_timeout,
+        write_timeout=max(read_timeout, 5.0),
+        connect_timeout=connect_timeout,
+        pool_timeout=30.0,
+    )
+    return Bot(
+        token,
+        base_url=base_url,
+        base_file_url=base_file_url,
+        request=request,
+        get_updates_request=request,
+    )
+
+
+def _retry_after_seconds(exc: RetryAfter) -> float:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = exc.retry_after
+    return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
+
+
+def _never_left(exc: TimedOut) -> bool:
+    """A timeout before the request was on the wire (no connection / no pool slot)."""
+    return isinstance(exc.__cause__, httpx.ConnectTimeout | httpx.PoolTimeout)
+
+
+def _media(source: Mapping[str, Any], default_name: str) -> tuple[Any, str | None]:
+    if source.get("file_id"):
+        return source["file_id"], None
+    if source.get("path"):
+        path = Path(source["path"])
+        return path.read_bytes(), source.get("filename") or path.name
+    return base64.b64decode(source["bytes_b64"], validate=True), source.get("filename") or (
+        default_name
+    )
+
+
+def build_call(bot: Bot, chat_id: int, payload: dict[str, Any]) -> Callable[..., Awaitable[Any]]:
+    """The Bot API call for a payload (see ``storage.repositories.outbox``), as a callable
+    taking the timeouts. Raises ``ValueError``/``OSError`` for a payload that can never work."""
+    validate_payload(payload)
+    common: dict[str, Any] = {"chat_id": chat_id, "parse_mode": payload.get("parse_mode")}
+    if payload.get("reply_markup"):
+        common["reply_markup"] = InlineKeyboardMarkup.de_json(payload["reply_markup"], None)
+    if payload.get("disable_notification"):
+        common["disable_notification"] = True
+    if "text" in payload:
+        kwargs = dict(common, text=payload["text"])
+        if payload.get("disable_web_page_preview"):
+            kwargs["link_preview_options"] = LinkPreviewOptions(is_disabled=True)
+        return lambda **timeouts: bot.send_message(**kwargs, **timeouts)
+    caption = payload.get("caption")
+    if "photo" in payload:
+        photo, _ = _media(payload["photo"], "photo.jpg")
+        return lambda **timeouts: bot.send_photo(photo=photo, caption=caption, **common, **timeouts)
+    document, filename = _media(payload["document"], "document")
+    return lambda **timeouts: bot.send_document(
+        document=document, filename=filename, caption=caption, **common, **timeouts
+    )
+
+
+async def _released(rows: Awaitable[int]) -> bool:
+    return await rows > 0
+
+
+class Sender:
+    """Claims due outbox rows and sends them; see the module docstring.
+
+    ``global_rate``/``per_chat_rate``: sends per second; ``batch_size`` rows per claim, leased
+    for ``lease_seconds``; ``poll_interval``: idle wait between rounds; ``read_timeout``:
+    per-call override (``None``: the bot's); a transient error waits
+    ``backoff_base·2^attempts`` s (≤ ``backoff_cap``) and the row fails after
+    ``max_attempts``; a chat whose next slot is more than ``max_chat_wait`` s away gets its
+    remaining rows back for a later round.
+    """
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        global_rate: float = 25.0,
+        per_chat_rate: float = 1.0,
+        batch_size: int = 50,
+        lease_seconds: float = 60.0,
+        poll_interval: float = 1.0,
+        read_timeout: float | None = None,
+        max_attempts: int = 8,
+        backoff_base: float = 1.0,
+        backoff_cap: float = 300.0,
+        max_chat_wait: float = 3.0,
+        owner: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.max_chat_wait = max_chat_wait
+        self.batch_size = batch_size
+        self.lease_seconds = lease_seconds
+        # Rows whose lease ends sooner than this are given back instead of sent.
+        self.lease_margin = min(5.0, lease_seconds / 4)
+        self.poll_interval = poll_interval
+        self.read_timeout = read_timeout
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.owner = owner or default_owner()
+        self.clock = clock
+        self.pacer = Pacer(global_rate, per_chat_rate, clock)
+        self._pause_until = -math.inf
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._bot: Bot | None = None
+        self._warned_rate_limiter = False
+
+    # ------------------------------------------------------------------ control
+    def wake(self) -> None:
+        """Drain now (call after the transaction that enqueued has committed)."""
+        self._wake.set()
+
+    def paused_for(self) -> float:
+        """Seconds left of a 429 pause (0 if none)."""
+        return max(0.0, self._pause_until - self.clock())
+
+    def pause(self, seconds: float) -> None:
+        self._pause_until = max(self._pause_until, self.clock() + seconds)
+
+    def start(
+        self, bot: Bot, *, ready: Callable[[], bool] | None = None, owns_bot: bool = False
+    ) -> None:
+        """Run the drain loop as a task; ``ready()`` False (e.g. the application is not
+        running yet, or stopping) holds sending back without stopping the loop. With
+        ``owns_bot`` :meth:`stop` closes the bot's HTTP client."""
+        if self._task is not None:
+            raise RuntimeError("sender already started")
+        self._bot = bot if owns_bot else None
+        self._stopping.clear()
+        self._task = asyncio.create_task(self._loop(bot, ready), name=f"outbox-sender {self.owner}")
+
+    async def stop(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109 - a grace period
+        """Finish the sends in flight, give unsent claimed rows back, end the loop."""
+        self._stopping.set()
+        self._wake.set()
+        task, self._task = self._task, None
+        if task is not None:
+            try:
+                await asyncio.wait_for(task, timeout)
+            except TimeoutError:
+                log.warning("outbox sender %s did not stop in %.0f s", self.owner, timeout)
+        if self._bot is not None:
+            await self._bot.request.shutdown()
+            self._bot = None
+
+    async def _loop(self, bot: Bot, ready: Callable[[], bool] | None) -> None:
+        log.info("outbox sender %s started", self.owner)
+        while not self._stopping.is_set():
+            self._wake.clear()
+            handled = 0
+            try:
+                if ready is None or ready():
+                    handled = await self.run_once(bot)
+            except Exception:
+                log.exception("outbox sender round failed")
+            if handled >= self.batch_size:
+                continue
+            wait = max(self.poll_interval, self.paused_for())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), wait)
+        log.info("outbox sender %s stopped", self.owner)
+
+    async def _sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    # ------------------------------------------------------------------ one round
+    async def run_once(self, bot: Bot) -> int:
+        """Claim one batch and deliver it; returns how many rows were claimed.
+
+        ``bot`` should have no PTB rate limiter (see :func:`delivery_bot`): an
+        ``AIORateLimiter`` retries 429s itself before this code sees them.
+        """
+        if getattr(bot, "rate_limiter", None) is not None and not self._warned_rate_limiter:
+            self._warned_rate_limiter = True
+            log.warning("outbox sender given a bot with a rate limiter: 429s are retried by it")
+        if self.paused_for() > 0 or self._stopping.is_set():
+            return 0
+        async with self.sessionmaker() as session, session.begin():
+            rows = await OutboxRepository(session).claim(
+                self.owner, self.batch_size, self.lease_seconds, utcnow()
+            )
+        if not rows:
+            return 0
+        by_chat: dict[int, list[Claimed]] = {}
+        for row in rows:
+            by_chat.setdefault(row.chat_id, []).append(row)
+        log.debug("outbox: claimed %d rows for %d chats", len(rows), len(by_chat))
+        await asyncio.gather(
+            *(self._deliver_chat(bot, chat_rows) for chat_rows in by_chat.values())
+        )
+        return len(rows)
+
+    async def _deliver_chat(self, bot: Bot, rows: list[Claimed]) -> None:
+        """One chat's rows, in order. A chat that would wait longer than ``max_chat_wait``
+        for its next slot (or a pause, a shutdown) gives the rest back for a later round, so
+        one busy chat never holds up the others."""
+        blocked_by: int | None = None
+        for index, row in enumerate(rows):
+            try:
+                if blocked_by is not None:
+                    reason = f"chat blocked the bot (outbox #{blocked_by})"
+                    await self._record(
+                        "blocked",
+                        row,
+                        lambda r, row=row, reason=reason: r.mark_blocked(
+                            row.id, self.owner, reason
+                        ),
+                    )
+                    continue
+                wait_more = await self._wait_for_slot(row)
+                if wait_more is not None:
+                    await self._give_back(rows[index:], wait_more)
+                    return
+                if await self._send(bot, row) == "blocked":
+                    blocked_by = row.id
+            except Exception:
+                # A bug or a database outage: the lease expires and the row comes back.
+                log.exception("outbox #%d: delivery crashed", row.id)
+
+    async def _give_back(self, rows: list[Claimed], after: float) -> None:
+        not_before = utcnow() + dt.timedelta(seconds=after)
+        ids = [row.id for row in rows]
+
+        async def write(repo: OutboxRepository) -> bool:
+            return await repo.release(ids, self.owner, not_before=not_before) > 0
+
+        await self._record("released", rows[0], write, count=len(ids))
+
+    async def _wait_for_slot(self, row: Claimed) -> float | None:
+        """Wait for the chat's and a global slot. ``None`` to send now, else the row must be
+        given back: in how many seconds it may be tried again."""
+        if self._stopping.is_set():
+            return 0.0
+        if self.paused_for() > 0:
+            return self.paused_for()
+        delay = self.pacer.chat_delay(row.chat_id)
+        if delay > self.max_chat_wait or self._lease_ends_within(row, delay):
+            return delay
+        await self._sleep(delay)
+        await self._sleep(self.pacer.reserve_global())
+        if self._stopping.is_set():
+            return 0.0
+        if self.paused_for() > 0:
+            return self.paused_for()
+        if self._lease_ends_within(row, 0):
+            return 0.0
+        return None
+
+    def _lease_ends_within(self, row: Claimed, seconds: float) -> bool:
+        margin = dt.timedelta(seconds=seconds + self.lease_margin)
+        return utcnow() + margin >= row.lease_until
+
+    async def _send(self, bot: Bot, row: Claimed) -> str:
+        try:
+            call = build_call(bot, row.chat_id, row.payload)
+        except (ValueError, TypeError, KeyError, OSError, binascii.Error) as exc:
+            reason = f"unusable payload: {type(exc).__name__}: {exc}"
+            return await self._record(
+                "failed", row, lambda r: r.mark_failed(row.id, self.owner, reason)
+            )
+        timeouts = {} if self.read_timeout is None else {"read_timeout": self.read_timeout}
+        self.pacer.note_chat(row.chat_id)
+        try:
+            message: Message = await call(**timeouts)
+        except RetryAfter as exc:
+            seconds = _retry_after_seconds(exc)
+            self.pause(seconds)
+            log.warning(
+                "outbox #%d chat %d: 429, all sending paused %.0f s", row.id, row.chat_id, seconds
+            )
+            not_before = utcnow() + dt.timedelta(seconds=seconds)
+            reason = f"429 flood control: retry after {seconds:g} s"
+            await self._record(
+                "released",
+                row,
+                lambda r: _released(
+                    r.release(row.id, self.owner, not_before=not_before, reason=reason)
+                ),
+            )
+            return "paused"
+        except Forbidden as exc:
+            reason = exc.message
+            return await self._record(
+                "blocked", row, lambda r: r.mark_blocked(row.id, self.owner, reason)
+            )
+        except (BadRequest, ChatMigrated) as exc:
+            reason = exc.message
+            return await self._record(
+                "failed", row, lambda r: r.mark_failed(row.id, self.owner, reason)
+            )
+        except TimedOut as exc:
+            if _never_left(exc):
+                return await self._retry(row, f"timed out before sending: {exc.message}")
+            reason = f"timed out, delivery unknown: {exc.message}"
+            return await self._record(
+                "uncertain", row, lambda r: r.mark_uncertain(row.id, self.owner, reason)
+            )
+        except InvalidToken as exc:
+            log.error("outbox: the bot token was rejected")
+            return await self._retry(row, exc.message)
+        except (NetworkError, TelegramError) as exc:
+            return await self._retry(row, exc.message)
+        return await self._record(
+            "sent", row, lambda r: r.mark_sent(row.id, self.owner, message.message_id)
+        )
+
+    async def _retry(self, row: Claimed, reason: str) -> str:
+        delay = min(self.backoff_cap, self.backoff_base * 2**row.attempts)
+        status: str | None = None
+
+        async def write(repo: OutboxRepository) -> bool:
+            nonlocal status
+            status = await repo.retry_later(
+                row.id, self.owner, reason, delay, max_attempts=self.max_attempts
+            )
+            return status is not None
+
+        await self._record("retry", row, write)
+        if status is not None:
+            log.info(
+                "outbox #%d chat %d: %s (attempt %d)", row.id, row.chat_id, status, row.attempts + 1
+            )
+        return status or "retry"
+
+    async def _record(
+        self,
+        outcome: str,
+        row: Claimed,
+        write: Callable[[OutboxRepository], Awaitable[bool]],
+        *,
+        count: int = 1,
+    ) -> str:
+        """Store an outcome in its own short transaction (retried once if the database
+        hiccups); a row no longer ours (lease taken over) is left alone."""
+        for attempt in (1, 2):
+            try:
+                async with self.sessionmaker() as session, session.begin():
+                    applied = await write(OutboxRepository(session))
+                break
+            except Exception:
+                if attempt == 2:
+                    raise
+                log.warning("outbox #%d: could not record %s, retrying", row.id, outcome)
+                await asyncio.sleep(0.2)
+        if not applied:
+            log.warning("outbox #%d: lease lost, %s not recorded", row.id, outcome)
+        elif count > 1:
+            log.info("outbox #%d (+%d) chat %d: %s", row.id, count - 1, row.chat_id, outcome)
+        elif outcome != "retry":
+            log.info("outbox #%d chat %d: %s", row.id, row.chat_id, outcome)
+        return outcome
+
+
+# ---------------------------------------------------------------------- application wiring
+def get_sender(application: Application) -> Sender | None:
+    """The running sender (to :meth:`Sender.wake` it after enqueuing), if any."""
+    sender = application.bot_data.extras.get(EXTRAS_SENDER)
+    return sender if isinstance(sender, Sender) else None
+
+
+def _settings(application: Application) -> dict[str, Any]:
+    raw = application.bot_data.extras.get(EXTRAS_SETTINGS) or {}
+    return dict(raw) if isinstance(raw, Mapping) else {}
+
+
+async def start_sender(application: Application) -> Sender | None:
+    """Start the sender for ``application`` (its database must be open): it sends only while
+    the application is running. ``extras["delivery"]`` may override :class:`Sender` arguments."""
+    data = application.bot_data
+    options = _settings(application)
+    if not options.pop("enabled", True) or data.sessionmaker is None:
+        return None
+    known = set(inspect.signature(Sender).parameters) - {"sessionmaker", "owner", "clock"}
+    unknown = set(options) - known
+    if unknown:
+        log.warning("ignoring unknown delivery settings: %s", ", ".join(sorted(unknown)))
+    options = {k: v for k, v in options.items() if k in known}
+    settings = data.settings
+    bot = delivery_bot(
+        application.bot.token,
+        base_url=settings.telegram_base_url if settings else "https://api.telegram.org/bot",
+        base_file_url=settings.base_file_url if settings else "https://api.telegram.org/file/bot",
+        read_timeout=options.get("read_timeout") or 15.0,
+    )
+    sender = Sender(data.sessionmaker, **options)
+    # No ``bot.initialize()``: it would call getMe, and sending does not need it.
+    await bot.request.initialize()
+    sender.start(bot, ready=lambda: application.running, owns_bot=True)
+    data.extras[EXTRAS_SENDER] = sender
+    return sender
+
+
+async def stop_sender(application: Application) -> None:
+    sender = application.bot_data.extras.pop(EXTRAS_SENDER, None)
+    if isinstance(sender, Sender):
+        await sender.stop()
