@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import re
 import sys
+import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
@@ -15,6 +18,9 @@ from sqlalchemy.exc import DBAPIError
 
 from bot.config import Settings
 from bot.i18n import N_, Translator, get_translator
+
+if TYPE_CHECKING:
+    from storage.repositories.codes import IssuedCode
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 # (admin action, whether the role changed) -> what to tell the operator
@@ -24,6 +30,8 @@ ADMIN_OUTCOMES = {
     ("remove", True): N_("{name} ({nip}) is no longer an HR admin."),
     ("remove", False): N_("{name} ({nip}) was not an HR admin."),
 }
+MAX_CODE_DAYS = 90
+BOT_USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,31}")
 KIND_NAMES = {
     "employees": N_("employees"),
     "mutations": N_("mutations"),
@@ -62,7 +70,47 @@ def _parser() -> argparse.ArgumentParser:
     for action, text in (("add", "grant the HR admin role"), ("remove", "withdraw it")):
         sub = admin_commands.add_parser(action, help=text)
         sub.add_argument("nip", help="the employee's NIP (spaces and dots allowed)")
+
+    codes = commands.add_parser(
+        "codes", help="make one-time activation codes to hand out (a list and an XLSX to print)"
+    )
+    who = codes.add_mutually_exclusive_group(required=True)
+    who.add_argument("--unit", help="every active employee of this unit not yet linked")
+    who.add_argument("--nip", help="one employee (spaces and dots allowed)")
+    codes.add_argument(
+        "--days",
+        type=_code_days,
+        default=14,
+        help="how many days the codes stay valid (default 14, up to 90)",
+    )
+    codes.add_argument(
+        "--output",
+        type=Path,
+        help="the XLSX file to write (default kode-aktivasi-<unit or NIP>-<date>.xlsx here)",
+    )
+    codes.add_argument(
+        "--bot-username",
+        type=_bot_username,
+        help="the bot's @username, to print t.me links (without it the sheet has no links)",
+    )
     return parser
+
+
+def _code_days(value: str) -> int:
+    try:
+        days = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of days: {value!r}") from None
+    if not 1 <= days <= MAX_CODE_DAYS:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_CODE_DAYS} days")
+    return days
+
+
+def _bot_username(value: str) -> str:
+    name = value.strip().removeprefix("@")
+    if not BOT_USERNAME.fullmatch(name):
+        raise argparse.ArgumentTypeError(f"not a Telegram bot username: {value!r}")
+    return name
 
 
 def _load_settings() -> Settings | None:
@@ -220,6 +268,160 @@ def command_admin(settings: Settings, t: Translator, action: str, raw_nip: str) 
     return asyncio.run(_with_sessionmaker(settings, work))
 
 
+class _NotWritten(Exception):
+    def __init__(self, path: Path, error: OSError) -> None:
+        super().__init__(path, error)
+        self.path, self.error = path, error
+
+
+def _slug(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-") or "pegawai"
+
+
+def _print_code_table(t: Translator, issued: Sequence[IssuedCode]) -> None:
+    from storage.repositories.codes import format_code
+
+    header = (t("Name"), t("NIP"), t("Activation code"))
+    rows = [(code.name, code.nip, format_code(code.code)) for code in issued]
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(2)]
+    for name, nip, code in (header, *rows):
+        print(f"{name:<{widths[0]}}  {nip:<{widths[1]}}  {code}")
+
+
+def command_codes(
+    settings: Settings,
+    t: Translator,
+    *,
+    unit: str | None,
+    raw_nip: str | None,
+    days: int,
+    output: Path | None,
+    bot_username: str | None,
+) -> int:
+    """Issue activation codes for a unit or one NIP; print them and write the XLSX to print."""
+    from bot.rules.nip import normalize_nip
+    from storage.exports import activation_codes_xlsx
+    from storage.exports.activation_codes import valid_until_text
+    from storage.models import utcnow
+    from storage.repositories.codes import ActivationCodeRepository, expiry_at_end_of_day
+
+    _migrate(settings)
+    now = utcnow()
+    expires_at = expiry_at_end_of_day(days, t.timezone, now)
+    today = t.local(now).date()
+
+    async def work(sessionmaker) -> int:  # type: ignore[no-untyped-def]
+        async with sessionmaker() as session, session.begin():
+            repository = ActivationCodeRepository(session)
+            skipped = 0
+            if unit is not None:
+                roster = await repository.employees_for_unit(unit)
+                if roster is None:
+                    suggestions = await repository.unit_suggestions(unit)
+                    message = t('No unit is named "{unit}".', unit=unit.strip())
+                    if suggestions:
+                        names = ", ".join(f'"{name}"' for name in suggestions)
+                        message += " " + t("Did you mean {names}?", names=names)
+                    print(message, file=sys.stderr)
+                    return EXIT_FAILED
+                if not roster.employees:
+                    print(
+                        t("{unit} has no active employees; no codes were made.", unit=roster.unit)
+                    )
+                    return EXIT_OK
+                if not roster.eligible:
+                    print(
+                        t(
+                            "Everyone in {unit} has already linked Telegram; no codes were made.",
+                            unit=roster.unit,
+                        )
+                    )
+                    return EXIT_OK
+                targets, scope, label = roster.eligible, roster.unit, roster.unit
+                skipped = len(roster.linked)
+            else:
+                nip = normalize_nip(raw_nip or "")
+                candidate = await repository.employee_by_nip(nip)
+                if candidate is None:
+                    print(t("No employee has NIP {nip}.", nip=nip), file=sys.stderr)
+                    return EXIT_FAILED
+                if not candidate.active:
+                    print(
+                        t(
+                            "{name} ({nip}) is no longer active; no code was made.",
+                            name=candidate.name,
+                            nip=nip,
+                        ),
+                        file=sys.stderr,
+                    )
+                    return EXIT_FAILED
+                if candidate.linked:
+                    print(
+                        t(
+                            "{name} ({nip}) has already linked Telegram; the account must be "
+                            "unlinked before a new code can be made.",
+                            name=candidate.name,
+                            nip=nip,
+                        ),
+                        file=sys.stderr,
+                    )
+                    return EXIT_FAILED
+                targets, scope, label = [candidate], None, nip
+            issued = await repository.issue(
+                [candidate.employee_id for candidate in targets],
+                expires_at=expires_at,
+                actor_label="cli",
+                unit=scope,
+                now=now,
+            )
+            data = activation_codes_xlsx(
+                issued, translator=t, bot_username=bot_username, today=today
+            )
+            path = output or Path(f"kode-aktivasi-{_slug(label)}-{today:%Y%m%d}.xlsx")
+            if path.is_dir():
+                path = path / f"kode-aktivasi-{_slug(label)}-{today:%Y%m%d}.xlsx"
+            try:
+                path.write_bytes(data)
+            except OSError as exc:
+                # Rolled back: no new codes, and the employees' earlier codes stay valid.
+                raise _NotWritten(path, exc) from exc
+        _print_code_table(t, issued)
+        print()
+        if skipped:
+            print(
+                t.ngettext(
+                    "{n} employee has already linked Telegram and got no code.",
+                    "{n} employees have already linked Telegram and got no code.",
+                    skipped,
+                )
+            )
+        valid_until, written_to = valid_until_text(t, expires_at), path.resolve()
+        print(
+            t.ngettext(
+                "{n} code, valid until {date}, written to {path}",
+                "{n} codes, valid until {date}, written to {path}",
+                len(issued),
+                date=valid_until,
+                path=written_to,
+            )
+        )
+        return EXIT_OK
+
+    try:
+        return asyncio.run(_with_sessionmaker(settings, work))
+    except _NotWritten as failure:
+        print(
+            t(
+                "Cannot write {path}: {reason}. No codes were made.",
+                path=failure.path,
+                reason=failure.error.strerror or failure.error,
+            ),
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # The bot logs its work; one-shot commands print only their result (and warnings).
@@ -264,4 +466,14 @@ def _dispatch(args: argparse.Namespace, settings: Settings, t: Translator) -> in
             return command_demo(settings, t)
         case "admin":
             return command_admin(settings, t, args.admin_command, args.nip)
+        case "codes":
+            return command_codes(
+                settings,
+                t,
+                unit=args.unit,
+                raw_nip=args.nip,
+                days=args.days,
+                output=args.output,
+                bot_username=args.bot_username or getattr(settings, "bot_username", None),
+            )
     return EXIT_USAGE

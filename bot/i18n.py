@@ -78,6 +78,16 @@ class Translator:
         """``Senin, 12 Januari 2026`` in Indonesian, ``Monday, January 12, 2026`` in English."""
         return format_date(value, format=style, locale=self.language)
 
+    def time(self, value: dt.datetime) -> str:
+        """``09.00 WIB`` (a moment, shown in the local time zone)."""
+        local = self.local(value)
+        return f"{format_time(local, format='short', locale=self.language)} {self._zone(local)}"
+
+    def _zone(self, local: dt.datetime) -> str:
+        if self.timezone.key == "Asia/Jakarta":
+            return "WIB"
+        return format_datetime(local, "zzz", tzinfo=self.timezone, locale=self.language)
+
     def local(self, value: dt.datetime) -> dt.datetime:
         aware = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
         return aware.astimezone(self.timezone)
@@ -89,9 +99,7 @@ class Translator:
             "{date} at {time} {zone}",
             date=self.date(local.date()),
             time=format_time(local, format="short", locale=self.language),
-            zone=format_datetime(local, "zzz", tzinfo=self.timezone, locale=self.language)
-            if self.timezone.key != "Asia/Jakarta"
-            else "WIB",
+            zone=self._zone(local),
         )
 
 

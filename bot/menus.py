@@ -34,11 +34,18 @@ COMMANDS: list[Command] = [
     Command("start", N_("Start and link your account")),
     Command("help", N_("What this bot can do for you")),
     Command("bahasa", N_("Choose the language (Bahasa Indonesia / English)")),
+    Command("saya", N_("My employee card"), Audience.LINKED),
+    Command("cari", N_("Find an employee by NIP or name"), Audience.HR_ADMIN),
+    Command("hr_impor", N_("Upload employee, mutation or training data"), Audience.HR_ADMIN),
+    Command("hr_lepas", N_("Unlink an employee's Telegram account"), Audience.HR_ADMIN),
+    Command("hr_admin", N_("Grant or withdraw the HR admin role"), Audience.HR_ADMIN),
+    Command("hr_audit", N_("Latest entries of the audit log"), Audience.HR_ADMIN),
 ]
 
 
-def allowed(command: Command, account: Account | None) -> bool:
-    match command.audience:
+def allowed_audience(audience: Audience, account: Account | None) -> bool:
+    """Whether ``account`` belongs to ``audience`` (roles are read fresh for every update)."""
+    match audience:
         case Audience.EVERYONE:
             return True
         case Audience.LINKED:
@@ -50,7 +57,7 @@ def allowed(command: Command, account: Account | None) -> bool:
 
 
 def commands_for(account: Account | None) -> list[Command]:
-    return [command for command in COMMANDS if allowed(command, account)]
+    return [command for command in COMMANDS if allowed_audience(command.audience, account)]
 
 
 def bot_commands(commands: list[Command], translator: Translator) -> list[BotCommand]:

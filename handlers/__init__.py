@@ -8,7 +8,19 @@ from __future__ import annotations
 
 from telegram.ext import Application
 
-from handlers import account, errors, fallback, help, language, start
+from handlers import (
+    account,
+    audit,
+    directory,
+    errors,
+    fallback,
+    help,
+    language,
+    profile,
+    reachability,
+    start,
+    uploads,
+)
 
 
 def register_all(application: Application) -> None:
@@ -16,5 +28,10 @@ def register_all(application: Application) -> None:
     start.register(application)
     help.register(application)
     language.register(application)
+    profile.register(application)
+    directory.register(application)
+    audit.register(application)
+    reachability.register(application)
+    uploads.register(application)
     errors.register(application)
     fallback.register(application)  # last: only what no capability took

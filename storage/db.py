@@ -37,7 +37,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An async engine; SQLite gets WAL, a busy timeout and enforced foreign keys."""
+    """An async engine; SQLite gets WAL, a busy timeout and enforced foreign keys.
+
+    Statement parameters (NIPs, phone numbers, names) are kept out of error messages
+    and logs.
+    """
+    kwargs.setdefault("hide_parameters", True)
     if is_sqlite(url):
         ensure_sqlite_directory(url)
         engine = create_async_engine(

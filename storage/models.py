@@ -275,3 +275,55 @@ class AuditLog(Base):
     entity_type: Mapped[str | None] = mapped_column(String(40))
     entity_id: Mapped[str | None] = mapped_column(String(60))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ActivationCode(Base):
+    """A one-time code HR hands out to link a Telegram account; only its hash is stored."""
+
+    __tablename__ = "activation_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    employee_id: Mapped[int] = mapped_column(
+        ForeignKey("employees.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
+    used_by_telegram_id: Mapped[int | None] = mapped_column(BigInteger)
+    # Set when a newer code replaces this one or HR withdraws it.
+    revoked_at: Mapped[dt.datetime | None]
+    created_by_label: Mapped[str] = mapped_column(String(100), default="")
+
+
+class LinkAttempt(Base):
+    """Every linking attempt; failures in the last hour limit further attempts."""
+
+    __tablename__ = "link_attempts"
+    __table_args__ = (Index("ix_link_attempts_user_at", "telegram_user_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    telegram_user_id: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # phone | code
+    method: Mapped[str] = mapped_column(String(10))
+    succeeded: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Upload(Base):
+    """A data file HR sent in chat, kept until it is imported or dropped."""
+
+    __tablename__ = "uploads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    telegram_user_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id"))
+    file_id: Mapped[str] = mapped_column(String(300))
+    file_name: Mapped[str] = mapped_column(String(300), default="")
+    file_size: Mapped[int | None] = mapped_column(Integer)
+    # pending (waiting for the kind) | imported | rejected | cancelled
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    kind: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[dt.datetime | None]
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)

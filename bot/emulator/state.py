@@ -732,8 +732,22 @@ class EmulatorState:
 
     @_synchronized
     def set_blocked(self, user_id: int, blocked: bool = True) -> EmuUser:
-        """The user blocks (or unblocks) the bot."""
+        """The user blocks (or unblocks) the bot; like Telegram, a change is announced to
+        the bot with a ``my_chat_member`` update."""
         user = self._user(user_id)
+        if user.blocked != blocked:
+            member, kicked = {"status": "member"}, {"status": "kicked", "until_date": 0}
+            old, new = (member, kicked) if blocked else (kicked, member)
+            self._push_update(
+                "my_chat_member",
+                {
+                    "chat": user.chat_api(),
+                    "from": user.to_api(),
+                    "date": self.now(),
+                    "old_chat_member": {**old, "user": self.bot_user()},
+                    "new_chat_member": {**new, "user": self.bot_user()},
+                },
+            )
         user.blocked = blocked
         self._changed(self.chats[user_id])
         return user

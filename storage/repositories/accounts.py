@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
+from enum import StrEnum
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from storage.models import Employee, TelegramUser, Unit, utcnow
+from storage.models import Employee, LinkAttempt, TelegramUser, Unit, utcnow
+from storage.repositories.audit import AuditRepository
 
 HR_ADMIN = "hr_admin"
 
@@ -50,11 +53,13 @@ class AccountRepository:
         await self.session.execute(statement)
 
     async def load(self, telegram_user_id: int) -> Account:
+        user_language = await self.session.scalar(
+            select(TelegramUser.language).where(TelegramUser.id == telegram_user_id)
+        )
         reports = aliased(Employee)
         row = (
             await self.session.execute(
                 select(
-                    TelegramUser.language,
                     Employee.id,
                     Employee.nip,
                     Employee.name,
@@ -64,30 +69,13 @@ class AccountRepository:
                     Unit.name,
                     exists().where(reports.supervisor_id == Employee.id, reports.active),
                 )
-                .select_from(TelegramUser)
-                .outerjoin(
-                    Employee,
-                    (Employee.telegram_user_id == TelegramUser.id) & Employee.active,
-                )
-                .outerjoin(Unit, Unit.id == Employee.unit_id)
-                .where(TelegramUser.id == telegram_user_id)
+                .join(Unit, Unit.id == Employee.unit_id)
+                .where(Employee.telegram_user_id == telegram_user_id, Employee.active)
             )
         ).first()
         if row is None:
-            return Account(telegram_user_id=telegram_user_id, language=None)
-        (
-            user_language,
-            employee_id,
-            nip,
-            name,
-            position,
-            role,
-            employee_language,
-            unit,
-            has_reports,
-        ) = row
-        if employee_id is None:
             return Account(telegram_user_id=telegram_user_id, language=user_language)
+        employee_id, nip, name, position, role, employee_language, unit, has_reports = row
         return Account(
             telegram_user_id=telegram_user_id,
             language=employee_language or user_language,
@@ -110,3 +98,108 @@ class AccountRepository:
         )
         if employee is not None:
             employee.language = language
+
+
+class LinkOutcome(StrEnum):
+    LINKED = "linked"
+    # The employee record already belongs to another Telegram account.
+    EMPLOYEE_TAKEN = "employee_taken"
+
+
+class LinkRepository:
+    """Linking Telegram accounts to employees, and the attempts that limit guessing."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def failed_attempts_since(
+        self, telegram_user_id: int, since: dt.datetime
+    ) -> list[dt.datetime]:
+        rows = await self.session.scalars(
+            select(LinkAttempt.at)
+            .where(
+                LinkAttempt.telegram_user_id == telegram_user_id,
+                LinkAttempt.at >= since,
+                LinkAttempt.succeeded.is_(False),
+            )
+            .order_by(LinkAttempt.at)
+        )
+        return list(rows)
+
+    def record_attempt(
+        self, telegram_user_id: int, method: str, succeeded: bool, now: dt.datetime
+    ) -> None:
+        self.session.add(
+            LinkAttempt(
+                telegram_user_id=telegram_user_id, method=method, succeeded=succeeded, at=now
+            )
+        )
+
+    async def employee_id_by_phone(self, phone: str) -> int | None:
+        return await self.session.scalar(
+            select(Employee.id).where(Employee.phone == phone, Employee.active).limit(1)
+        )
+
+    async def link(
+        self, employee_id: int, telegram_user_id: int, method: str, now: dt.datetime
+    ) -> LinkOutcome:
+        """Link if the employee is still free; a conditional update, safe against races."""
+        chosen_language = (
+            select(TelegramUser.language)
+            .where(TelegramUser.id == telegram_user_id)
+            .scalar_subquery()
+        )
+        result = await self.session.execute(
+            update(Employee)
+            .where(Employee.id == employee_id, Employee.telegram_user_id.is_(None))
+            .values(
+                telegram_user_id=telegram_user_id,
+                linked_at=now,
+                reachable=True,
+                blocked_at=None,
+                language=func.coalesce(chosen_language, Employee.language),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return LinkOutcome.EMPLOYEE_TAKEN
+        nip = await self.session.scalar(select(Employee.nip).where(Employee.id == employee_id))
+        AuditRepository(self.session).record(
+            "account_linked",
+            actor_id=employee_id,
+            actor_label="telegram",
+            entity_type="employee",
+            entity_id=nip,
+            details={"method": method},
+        )
+        return LinkOutcome.LINKED
+
+    async def unlink(
+        self, employee_id: int, *, actor_id: int | None, actor_label: str
+    ) -> int | None:
+        """Remove the link; returns the Telegram user id that was linked (None if none)."""
+        employee = await self.session.get(Employee, employee_id)
+        if employee is None or employee.telegram_user_id is None:
+            return None
+        telegram_user_id = employee.telegram_user_id
+        employee.telegram_user_id = None
+        employee.linked_at = None
+        AuditRepository(self.session).record(
+            "account_unlinked",
+            actor_id=actor_id,
+            actor_label=actor_label,
+            entity_type="employee",
+            entity_id=employee.nip,
+            details={"name": employee.name},
+        )
+        return telegram_user_id
+
+    async def set_reachable(self, telegram_user_id: int, reachable: bool, now: dt.datetime) -> bool:
+        """Follow a block (or unblock) of the bot by a linked employee."""
+        result = await self.session.execute(
+            update(Employee)
+            .where(Employee.telegram_user_id == telegram_user_id)
+            .values(reachable=reachable, blocked_at=None if reachable else now)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -32,6 +32,29 @@ async def emulator() -> AsyncIterator[RunningEmulator]:
         yield running
 
 
+async def start_live_bot(emulator: RunningEmulator, settings: Settings) -> LiveBot:
+    """The real application, polling the emulator (as ``run_polling`` would start it)."""
+    app = build_application(settings)
+    await app.initialize()
+    assert app.post_init is not None and app.updater is not None
+    await app.post_init(app)
+    await app.start()
+    await app.updater.start_polling(poll_interval=0, timeout=1)
+    return LiveBot(app, emulator, settings)
+
+
+async def stop_live_bot(bot: LiveBot) -> None:
+    """Stop like a restart would; safe to call twice."""
+    app = bot.app
+    if not app.running:
+        return
+    assert app.updater is not None and app.post_shutdown is not None
+    await app.updater.stop()
+    await app.stop()
+    await app.shutdown()
+    await app.post_shutdown(app)
+
+
 @pytest.fixture
 async def live_bot(emulator: RunningEmulator, database_url: str) -> AsyncIterator[LiveBot]:
     settings = Settings(
@@ -41,17 +64,8 @@ async def live_bot(emulator: RunningEmulator, database_url: str) -> AsyncIterato
         telegram_base_file_url=emulator.base_file_url,
         _env_file=None,
     )
-    app = build_application(settings)
-    await app.initialize()
-    assert app.post_init is not None and app.updater is not None
-    await app.post_init(app)
-    await app.start()
-    await app.updater.start_polling(poll_interval=0, timeout=1)
+    bot = await start_live_bot(emulator, settings)
     try:
-        yield LiveBot(app, emulator, settings)
+        yield bot
     finally:
-        await app.updater.stop()
-        await app.stop()
-        await app.shutdown()
-        assert app.post_shutdown is not None
-        await app.post_shutdown(app)
+        await stop_live_bot(bot)

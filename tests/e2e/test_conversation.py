@@ -22,7 +22,7 @@ async def test_start_greets_a_stranger_in_indonesian(live_bot: LiveBot):
     reply = await client.wait_for_bot_message(STRANGER)
     assert reply["parse_mode"] == "HTML"
     assert reply["plain_text"].startswith("Selamat datang di Bot Mutasi & Kinerja ASN")
-    assert "belum terhubung" in reply["plain_text"]
+    assert "Bagikan nomor HP" in reply["plain_text"]
 
 
 async def test_default_menu_is_published_per_language(live_bot: LiveBot):
@@ -75,7 +75,7 @@ async def test_linked_employee_gets_a_personal_greeting_and_menu(live_bot: LiveB
     assert "Bapak/Ibu Rina <Marlina> & Co" in reply["plain_text"]
     assert "Analis Transportasi, Dinas Perhubungan" in reply["plain_text"]
     (menu,) = await client.commands(scope={"type": "chat", "chat_id": STAFF})
-    assert [c["command"] for c in menu["commands"]] == ["start", "help", "bahasa"]
+    assert [c["command"] for c in menu["commands"]] == ["start", "help", "bahasa", "saya"]
     assert menu["commands"][2]["description"] == "Pilih bahasa (Bahasa Indonesia / English)"
 
 

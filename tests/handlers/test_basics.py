@@ -28,8 +28,9 @@ async def test_start_from_unknown_user_greets_in_indonesian(captured, sessionmak
     assert reply["chat_id"] == STRANGER
     assert reply["parse_mode"] == "HTML"
     assert "Selamat datang" in reply["text"]
-    assert "belum terhubung" in reply["text"]
-    assert "/bahasa" in reply["text"]
+    assert "Bagikan nomor HP" in reply["text"]
+    button = reply["reply_markup"]["keyboard"][0][0]
+    assert button["request_contact"] is True
     async with sessionmaker() as session:
         user = await session.get(TelegramUser, STRANGER)
     assert user is not None and user.first_name == "Rina"
@@ -41,9 +42,11 @@ async def test_start_from_linked_employee_greets_by_name_with_escaped_html(captu
     await app.process_update(message_update(app, STAFF, "/start"))
     (reply,) = request.sent()
     assert "Rina &lt;b&gt;&amp;" in reply["text"]
+    assert reply["reply_markup"] == {"remove_keyboard": True}
     assert "Analis Transportasi, Dinas Perhubungan" in reply["text"]
     (menu,) = [c for c in request.sent("setMyCommands") if c["scope"]["type"] == "chat"]
     assert menu["scope"]["chat_id"] == STAFF
+    assert [c["command"] for c in menu["commands"]] == ["start", "help", "bahasa", "saya"]
 
 
 async def test_language_choice_is_stored_and_followed(captured, sessionmaker):
@@ -75,7 +78,7 @@ async def test_unlinked_user_language_is_kept_too(captured, sessionmaker):
     await app.process_update(callback_update(app, STRANGER, "bahasa:en"))
     request.clear()
     await app.process_update(message_update(app, STRANGER, "/start"))
-    assert "Welcome to the ASN" in request.sent()[0]["text"]
+    assert "Share my phone number" in request.sent()[0]["text"]
 
 
 async def test_forged_language_button_changes_nothing(captured, sessionmaker):

@@ -16,6 +16,7 @@ async def add_unit_with_staff(
     staff_name: str = "Rina Marlina, S.E.",
     staff_telegram_id: int | None = None,
     supervisor_telegram_id: int | None = None,
+    supervisor_is_hr_admin: bool = False,
 ) -> tuple[int, int]:
     """A unit with a supervisor and one report; returns (supervisor id, staff id)."""
     async with sessionmaker() as session, session.begin():
@@ -27,6 +28,7 @@ async def add_unit_with_staff(
             rank="IV/c",
             unit=unit,
             telegram_user_id=supervisor_telegram_id,
+            role="hr_admin" if supervisor_is_hr_admin else "asn",
         )
         staff = Employee(
             nip=NIP_STAFF,

@@ -71,8 +71,9 @@ class CapturingRequest(BaseRequest):
                 "from": BOT_USER,
                 "text": params.get("text", ""),
             }
-            if "reply_markup" in params:
-                message["reply_markup"] = params["reply_markup"]
+            markup = params.get("reply_markup")
+            if isinstance(markup, dict) and "inline_keyboard" in markup:
+                message["reply_markup"] = markup  # Telegram echoes inline keyboards only
             return message
         return True
 
@@ -94,17 +95,43 @@ def user_dict(user_id: int, first_name: str = "Rina", language_code: str | None 
     return user
 
 
-def message_update(app: Application, user_id: int, text: str, **user: Any) -> Update:
-    message: dict[str, Any] = {
+def _user_message(user_id: int, content: dict[str, Any], **user: Any) -> dict[str, Any]:
+    return {
         "message_id": next(_message_ids),
         "date": int(time.time()),
         "chat": {"id": user_id, "type": "private", "first_name": user.get("first_name", "Rina")},
         "from": user_dict(user_id, **user),
-        "text": text,
+        **content,
     }
+
+
+def message_update(app: Application, user_id: int, text: str, **user: Any) -> Update:
+    content: dict[str, Any] = {"text": text}
     if text.startswith("/"):
         command = text.split()[0]
-        message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+        content["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+    message = _user_message(user_id, content, **user)
+    return Update.de_json({"update_id": next(_update_ids), "message": message}, app.bot)
+
+
+def document_update(
+    app: Application,
+    user_id: int,
+    file_id: str,
+    file_name: str | None,
+    file_size: int | None,
+    mime_type: str = "text/csv",
+) -> Update:
+    document: dict[str, Any] = {
+        "file_id": file_id,
+        "file_unique_id": f"u{file_id}",
+        "mime_type": mime_type,
+    }
+    if file_name is not None:
+        document["file_name"] = file_name
+    if file_size is not None:
+        document["file_size"] = file_size
+    message = _user_message(user_id, {"document": document})
     return Update.de_json({"update_id": next(_update_ids), "message": message}, app.bot)
 
 
