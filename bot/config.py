@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -18,6 +19,21 @@ TOKEN_HELP = (
     "BOT_TOKEN is missing or malformed: open Telegram, talk to @BotFather, send /newbot, "
     "and put the token it gives you (like 123456789:AAH...) in BOT_TOKEN or in a .env file."
 )
+
+
+_OFFSET = re.compile(r"^\s*(\d+)\s*([dhm])\s*$")
+_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
+
+
+def parse_offsets(text: str) -> list[dt.timedelta]:
+    """``"7d,1d,2h"`` -> the reminder offsets before an event, largest first."""
+    offsets = []
+    for part in text.split(","):
+        match = _OFFSET.match(part)
+        if match is None or int(match.group(1)) == 0:
+            raise ValueError(f"reminder offset {part.strip()!r}: use e.g. 7d, 1d, 2h or 30m")
+        offsets.append(dt.timedelta(**{_UNITS[match.group(2)]: int(match.group(1))}))
+    return sorted(set(offsets), reverse=True)
 
 
 def normalize_database_url(url: str) -> str:
@@ -43,6 +59,15 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Jakarta"
     default_language: str = "id"
     hr_contact: str = "BKPSDM Kota Bukittinggi"
+    # Delivery: Telegram allows ~30 messages/s overall and ~1/s to one chat.
+    send_rate_global: float = Field(default=25.0, gt=0, le=30)
+    send_rate_per_chat: float = Field(default=1.0, gt=0, le=1)
+    # Non-urgent pushes wait between these local times (HH:MM, end next morning).
+    quiet_hours_start: dt.time = dt.time(21, 0)
+    quiet_hours_end: dt.time = dt.time(6, 0)
+    # Training reminders before the start: days (d), hours (h) or minutes (m).
+    training_reminders: str = "7d,1d,2h"
+    scheduler_tick_seconds: int = Field(default=30, ge=1, le=600)
 
     @field_validator("database_url")
     @classmethod
@@ -64,6 +89,16 @@ class Settings(BaseSettings):
         if value not in SUPPORTED_LANGUAGES:
             raise ValueError(f"DEFAULT_LANGUAGE must be one of {', '.join(SUPPORTED_LANGUAGES)}")
         return value
+
+    @field_validator("training_reminders")
+    @classmethod
+    def _reminder_offsets(cls, value: str) -> str:
+        parse_offsets(value)
+        return value
+
+    @property
+    def reminder_offsets(self) -> list[dt.timedelta]:
+        return parse_offsets(self.training_reminders)
 
     @property
     def token_is_valid(self) -> bool:

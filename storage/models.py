@@ -181,6 +181,9 @@ class Training(TimestampMixin, Base):
     place: Mapped[str] = mapped_column(String(300), default="")
     online_link: Mapped[str | None] = mapped_column(String(500))
     mutation_id: Mapped[int | None] = mapped_column(ForeignKey("mutations.id", ondelete="SET NULL"))
+    cancelled_at: Mapped[dt.datetime | None]
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id"))
 
     participants: Mapped[list[TrainingParticipant]] = relationship(back_populates="training")
 
@@ -195,6 +198,7 @@ class TrainingParticipant(Base):
     # unknown | hadir | tidak_hadir
     attendance: Mapped[str] = mapped_column(String(20), default="unknown")
     responded_at: Mapped[dt.datetime | None]
+    absence_reason: Mapped[str | None] = mapped_column(Text)
 
     training: Mapped[Training] = relationship(back_populates="participants")
     employee: Mapped[Employee] = relationship()
@@ -327,3 +331,32 @@ class Upload(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[dt.datetime | None]
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class DayOff(Base):
+    """An extra day off HR declares (cuti bersama, local holidays) besides national ones."""
+
+    __tablename__ = "days_off"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Draft(Base):
+    """The state of one guided conversation of one person, saved at every step.
+
+    A restart, a second process or a new phone continues where the person left off.
+    """
+
+    __tablename__ = "drafts"
+    __table_args__ = (UniqueConstraint("telegram_user_id", "flow"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    telegram_user_id: Mapped[int] = mapped_column(BigInteger)
+    flow: Mapped[str] = mapped_column(String(40))
+    step: Mapped[str] = mapped_column(String(40))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
