@@ -10,8 +10,9 @@ from telegram.request import BaseRequest
 
 from bot.config import Settings
 from bot.context import CONTEXT_TYPES, BotData
-from bot.delivery import start_sender, stop_sender
+from bot.delivery import EXTRAS_SETTINGS, options_from_settings, start_sender, stop_sender
 from bot.menus import publish_default_menu
+from bot.scheduler import start_scheduler, stop_scheduler
 from handlers import register_all
 from storage.db import create_engine, create_sessionmaker
 
@@ -29,7 +30,14 @@ async def _post_init(application: Application) -> None:
     data: BotData = application.bot_data
     assert data.settings is not None
     await _open_database(application)
+    # Settings first; what a caller put in extras["delivery"] before (tests) wins.
+    given = data.extras.get(EXTRAS_SETTINGS)
+    data.extras[EXTRAS_SETTINGS] = {
+        **options_from_settings(data.settings),
+        **(given if isinstance(given, dict) else {}),
+    }
     await start_sender(application)
+    start_scheduler(application)
     await publish_default_menu(
         application.bot, data.settings.timezone, data.settings.default_language
     )
@@ -38,6 +46,7 @@ async def _post_init(application: Application) -> None:
 
 async def _post_shutdown(application: Application) -> None:
     data: BotData = application.bot_data
+    stop_scheduler(application)
     await stop_sender(application)
     if data.engine is not None:
         await data.engine.dispose()

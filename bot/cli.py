@@ -93,6 +93,24 @@ def _parser() -> argparse.ArgumentParser:
         type=_bot_username,
         help="the bot's @username, to print t.me links (without it the sheet has no links)",
     )
+
+    days_off = commands.add_parser(
+        "days-off", help="extra days off besides national holidays (cuti bersama, local ones)"
+    )
+    days_off_actions = days_off.add_subparsers(
+        dest="days_off_command", metavar="ACTION", required=True
+    )
+    days_off_import = days_off_actions.add_parser(
+        "import", help="import a CSV or XLSX file with the columns Tanggal, Keterangan"
+    )
+    days_off_import.add_argument("file", type=Path, help="a CSV (UTF-8) or XLSX file")
+    days_off_add = days_off_actions.add_parser("add", help="add (or rename) one day off")
+    days_off_add.add_argument("day", help="the date, YYYY-MM-DD")
+    days_off_add.add_argument("name", nargs="?", default="", help='e.g. "Cuti bersama"')
+    days_off_remove = days_off_actions.add_parser("remove", help="remove one day off")
+    days_off_remove.add_argument("day", help="the date, YYYY-MM-DD")
+    days_off_list = days_off_actions.add_parser("list", help="list the days off")
+    days_off_list.add_argument("--year", type=int, help="only this year")
     return parser
 
 
@@ -422,6 +440,98 @@ def command_codes(
         return EXIT_FAILED
 
 
+def command_days_off(settings: Settings, t: Translator, args: argparse.Namespace) -> int:
+    """``days-off import FILE | add DATE [NAME] | remove DATE | list [--year YEAR]``."""
+    import datetime as dt
+
+    from storage.importers import ImportFileError
+    from storage.importers.cells import parse_date
+    from storage.repositories.days_off import DaysOffRepository
+
+    action = args.days_off_command
+    day: dt.date | None = None
+    if action in ("add", "remove"):
+        day = parse_date(args.day)
+        if day is None:
+            print(
+                t('"{value}" is not a valid date. Use YYYY-MM-DD.', value=args.day), file=sys.stderr
+            )
+            return EXIT_USAGE
+    data = b""
+    if action == "import":
+        if not args.file.is_file():
+            print(t("File not found: {path}", path=args.file), file=sys.stderr)
+            return EXIT_FAILED
+        data = args.file.read_bytes()
+    _migrate(settings)
+
+    async def work(sessionmaker) -> int:  # type: ignore[no-untyped-def]
+        async with sessionmaker() as session, session.begin():
+            repository = DaysOffRepository(session)
+            if action == "import":
+                try:
+                    result = await repository.import_file(data, args.file.name, actor_label="cli")
+                except ImportFileError as exc:
+                    print(exc.issue.render(t.gettext), file=sys.stderr)
+                    return EXIT_FAILED
+                if not result.ok:
+                    print(
+                        t.ngettext(
+                            "Nothing was imported: {n} problem was found. Fix it and import again.",
+                            "Nothing was imported: {n} problems were found. Fix them and import "
+                            "again.",
+                            len(result.issues),
+                        ),
+                        file=sys.stderr,
+                    )
+                    for issue in result.issues:
+                        print(f"  {issue.render_line(t.gettext)}", file=sys.stderr)
+                    return EXIT_FAILED
+                print(
+                    t(
+                        "Imported days off: {rows} rows ({created} new, {updated} updated, "
+                        "{unchanged} unchanged).",
+                        rows=t.number(result.rows),
+                        created=t.number(result.created),
+                        updated=t.number(result.updated),
+                        unchanged=t.number(result.unchanged),
+                    )
+                )
+                return EXIT_OK
+            if action == "add":
+                assert day is not None
+                outcome = await repository.add(day, args.name, actor_label="cli")
+                messages = {
+                    "created": t("Day off added: {date}.", date=t.date(day)),
+                    "updated": t("Day off updated: {date}.", date=t.date(day)),
+                    "unchanged": t("{date} is already a day off.", date=t.date(day)),
+                }
+                print(messages[outcome])
+                return EXIT_OK
+            if action == "remove":
+                assert day is not None
+                if not await repository.remove(day, actor_label="cli"):
+                    print(t("{date} is not a day off.", date=t.date(day)), file=sys.stderr)
+                    return EXIT_FAILED
+                print(t("Day off removed: {date}.", date=t.date(day)))
+                return EXIT_OK
+            year = args.year
+            entries = await repository.list(
+                dt.date(year, 1, 1) if year else None, dt.date(year, 12, 31) if year else None
+            )
+        if not entries:
+            print(t("No extra days off are recorded."))
+        for entry in entries:
+            print(
+                "  ".join(
+                    part for part in (entry.day.isoformat(), t.date(entry.day), entry.name) if part
+                )
+            )
+        return EXIT_OK
+
+    return asyncio.run(_with_sessionmaker(settings, work))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # The bot logs its work; one-shot commands print only their result (and warnings).
@@ -476,4 +586,6 @@ def _dispatch(args: argparse.Namespace, settings: Settings, t: Translator) -> in
                 output=args.output,
                 bot_username=args.bot_username or getattr(settings, "bot_username", None),
             )
+        case "days-off":
+            return command_days_off(settings, t, args)
     return EXIT_USAGE

@@ -36,6 +36,15 @@ which would retry a 429 itself (its per-call ``rate_limit_args`` cannot ask for 
 ``bot_data.extras["delivery"]`` (a dict of :class:`Sender` keyword arguments, plus
 ``"enabled": False`` to not start it), else the defaults.
 
+Quiet hours: with ``quiet_start``/``quiet_end`` (local times in ``timezone``; the application
+passes ``QUIET_HOURS_START``/``QUIET_HOURS_END``, 21:00–06:00 WIB) the sender claims only
+``urgent`` rows during the window (``claim(..., urgent_only=True)``); the others stay pending
+and go out after it, oldest first. Whether a row is urgent is decided when it is queued (a
+training reminder that would otherwise arrive less than an hour before its start, see
+``bot.rules.reminders``). The window is judged on ``wall_clock`` (UTC now; in the application
+``bot_data.extras["clock"]`` when set, so tests control it); leases and backoff use real time.
+``quiet_start == quiet_end`` (or ``None``) means no quiet hours.
+
 Logs carry outbox ids, chat ids and statuses only, never message text, phone numbers or NIPs.
 """
 
@@ -57,6 +66,7 @@ import warnings
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -75,6 +85,7 @@ from telegram.ext import Application
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
+from bot.rules.quiet import in_quiet_hours, quiet_hours_end_after
 from storage.models import utcnow
 from storage.repositories.outbox import Claimed, OutboxRepository, validate_payload
 
@@ -82,6 +93,18 @@ log = logging.getLogger(__name__)
 
 EXTRAS_SETTINGS = "delivery"
 EXTRAS_SENDER = "sender"
+EXTRAS_CLOCK = "clock"
+
+
+def application_now(application: Application) -> dt.datetime:
+    """UTC now for scheduling decisions: ``bot_data.extras["clock"]()`` if a test set one."""
+    clock = application.bot_data.extras.get(EXTRAS_CLOCK)
+    if callable(clock):
+        now = clock()
+        if isinstance(now, dt.datetime) and now.tzinfo is not None:
+            return now.astimezone(dt.UTC)
+        log.warning("extras['clock'] did not return an aware datetime; using the real time")
+    return utcnow()
 
 
 def default_owner() -> str:
@@ -212,7 +235,8 @@ class Sender:
     per-call override (``None``: the bot's); a transient error waits
     ``backoff_base·2^attempts`` s (≤ ``backoff_cap``) and the row fails after
     ``max_attempts``; a chat whose next slot is more than ``max_chat_wait`` s away gets its
-    remaining rows back for a later round.
+    remaining rows back for a later round. Between ``quiet_start`` and ``quiet_end`` (local
+    times in ``timezone``, judged on ``wall_clock``) only urgent rows are claimed.
     """
 
     def __init__(
@@ -231,8 +255,17 @@ class Sender:
         max_chat_wait: float = 3.0,
         owner: str | None = None,
         clock: Callable[[], float] = time.monotonic,
+        quiet_start: dt.time | None = None,
+        quiet_end: dt.time | None = None,
+        timezone: str = "Asia/Jakarta",
+        wall_clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
         self.sessionmaker = sessionmaker
+        self.quiet_start = quiet_start
+        self.quiet_end = quiet_end
+        self.timezone = timezone
+        self.wall_clock = wall_clock
+        self._quiet_logged = False
         self.max_chat_wait = max_chat_wait
         self.batch_size = batch_size
         self.lease_seconds = lease_seconds
@@ -261,6 +294,25 @@ class Sender:
     def paused_for(self) -> float:
         """Seconds left of a 429 pause (0 if none)."""
         return max(0.0, self._pause_until - self.clock())
+
+    def in_quiet_hours(self) -> bool:
+        """Whether only urgent rows may be sent now (and log when that starts and ends)."""
+        if self.quiet_start is None or self.quiet_end is None:
+            return False
+        now = self.wall_clock()
+        quiet = in_quiet_hours(now, self.timezone, self.quiet_start, self.quiet_end)
+        if quiet != self._quiet_logged:
+            self._quiet_logged = quiet
+            if quiet:
+                ends = quiet_hours_end_after(now, self.timezone, self.quiet_start, self.quiet_end)
+                log.info(
+                    "outbox: quiet hours, only urgent messages until %s (%s)",
+                    f"{ends.astimezone(ZoneInfo(self.timezone)):%H:%M}",
+                    self.timezone,
+                )
+            else:
+                log.info("outbox: quiet hours over, sending everything")
+        return quiet
 
     def pause(self, seconds: float) -> None:
         self._pause_until = max(self._pause_until, self.clock() + seconds)
@@ -325,9 +377,11 @@ class Sender:
             log.warning("outbox sender given a bot with a rate limiter: 429s are retried by it")
         if self.paused_for() > 0 or self._stopping.is_set():
             return 0
+        # Only in quiet hours does the claim take the extra argument.
+        quiet = {"urgent_only": True} if self.in_quiet_hours() else {}
         async with self.sessionmaker() as session, session.begin():
             rows = await OutboxRepository(session).claim(
-                self.owner, self.batch_size, self.lease_seconds, utcnow()
+                self.owner, self.batch_size, self.lease_seconds, utcnow(), **quiet
             )
         if not rows:
             return 0
@@ -508,6 +562,17 @@ def get_sender(application: Application) -> Sender | None:
     return sender if isinstance(sender, Sender) else None
 
 
+def options_from_settings(settings: Any) -> dict[str, Any]:
+    """:class:`Sender` arguments from ``bot.config.Settings``: rates, quiet hours, time zone."""
+    return {
+        "global_rate": settings.send_rate_global,
+        "per_chat_rate": settings.send_rate_per_chat,
+        "quiet_start": settings.quiet_hours_start,
+        "quiet_end": settings.quiet_hours_end,
+        "timezone": settings.timezone,
+    }
+
+
 def _settings(application: Application) -> dict[str, Any]:
     raw = application.bot_data.extras.get(EXTRAS_SETTINGS) or {}
     return dict(raw) if isinstance(raw, Mapping) else {}
@@ -520,7 +585,12 @@ async def start_sender(application: Application) -> Sender | None:
     options = _settings(application)
     if not options.pop("enabled", True) or data.sessionmaker is None:
         return None
-    known = set(inspect.signature(Sender).parameters) - {"sessionmaker", "owner", "clock"}
+    known = set(inspect.signature(Sender).parameters) - {
+        "sessionmaker",
+        "owner",
+        "clock",
+        "wall_clock",
+    }
     unknown = set(options) - known
     if unknown:
         log.warning("ignoring unknown delivery settings: %s", ", ".join(sorted(unknown)))
@@ -532,7 +602,7 @@ async def start_sender(application: Application) -> Sender | None:
         base_file_url=settings.base_file_url if settings else "https://api.telegram.org/file/bot",
         read_timeout=options.get("read_timeout") or 15.0,
     )
-    sender = Sender(data.sessionmaker, **options)
+    sender = Sender(data.sessionmaker, **options, wall_clock=lambda: application_now(application))
     # No ``bot.initialize()``: it would call getMe, and sending does not need it.
     await bot.request.initialize()
     sender.start(bot, ready=lambda: application.running, owns_bot=True)

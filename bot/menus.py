@@ -35,11 +35,18 @@ COMMANDS: list[Command] = [
     Command("help", N_("What this bot can do for you")),
     Command("bahasa", N_("Choose the language (Bahasa Indonesia / English)")),
     Command("saya", N_("My employee card"), Audience.LINKED),
+    Command("pelatihan", N_("My trainings: schedule and attendance"), Audience.LINKED),
     Command("cari", N_("Find an employee by NIP or name"), Audience.HR_ADMIN),
+    Command(
+        "hr_pelatihan", N_("Trainings: create, move, cancel, attendance list"), Audience.HR_ADMIN
+    ),
     Command("hr_impor", N_("Upload employee, mutation or training data"), Audience.HR_ADMIN),
     Command("hr_lepas", N_("Unlink an employee's Telegram account"), Audience.HR_ADMIN),
     Command("hr_admin", N_("Grant or withdraw the HR admin role"), Audience.HR_ADMIN),
     Command("hr_audit", N_("Latest entries of the audit log"), Audience.HR_ADMIN),
+    Command(
+        "hr_kirim", N_("Outgoing messages: queued, sent, failed, unreachable"), Audience.HR_ADMIN
+    ),
 ]
 
 

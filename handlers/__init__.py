@@ -11,6 +11,7 @@ from telegram.ext import Application
 from handlers import (
     account,
     audit,
+    delivery_status,
     directory,
     errors,
     fallback,
@@ -19,6 +20,7 @@ from handlers import (
     profile,
     reachability,
     start,
+    trainings,
     uploads,
 )
 
@@ -33,5 +35,7 @@ def register_all(application: Application) -> None:
     audit.register(application)
     reachability.register(application)
     uploads.register(application)
+    trainings.register(application)
+    delivery_status.register(application)
     errors.register(application)
     fallback.register(application)  # last: only what no capability took

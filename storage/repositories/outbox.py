@@ -211,13 +211,16 @@ class OutboxRepository:
         limit: int,
         lease: float | dt.timedelta,
         now: dt.datetime | None = None,
+        *,
+        urgent_only: bool = False,
     ) -> list[Claimed]:
         """Take up to ``limit`` due rows (urgent first, then oldest) for ``lease``.
 
         Due: ``pending`` with ``not_before <= now``, or ``sending`` with an expired lease (a
         crashed sender's rows). PostgreSQL locks the chosen rows with ``FOR UPDATE SKIP LOCKED``
         so concurrent senders never take the same row; SQLite (one writer) does it in one
-        ``UPDATE … WHERE id IN (SELECT …) RETURNING``. Commit soon after.
+        ``UPDATE … WHERE id IN (SELECT …) RETURNING``. Commit soon after. ``urgent_only``
+        (quiet hours) leaves non-urgent rows where they are, to be claimed afterwards.
         """
         now = now or utcnow()
         lease_until = now + _seconds(lease)
@@ -226,6 +229,8 @@ class OutboxRepository:
             and_(m.status == PENDING, m.not_before <= now),
             and_(m.status == SENDING, m.lease_until < now),
         )
+        if urgent_only:
+            due = and_(due, m.urgent.is_(True))
         chosen = select(m.id).where(due).order_by(m.urgent.desc(), m.not_before, m.id).limit(limit)
         if self._dialect == "postgresql":
             ids = list(
@@ -392,6 +397,26 @@ class OutboxRepository:
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
+    async def cancel_pending(self, key_prefix: str) -> int:
+        """Mark ``pending`` rows (not yet claimed by a sender) whose idempotency key starts
+        with ``key_prefix`` ``cancelled``; how many. E.g. ``reminder:{training_id}:`` when HR
+        moves or cancels a training: the reminders of the old time never go out (the new
+        time's reminders have other keys). Rows already being sent or sent are left alone."""
+        if not key_prefix:
+            raise ValueError("an empty prefix would cancel every pending message")
+        # substr, not LIKE: exact and case-sensitive on both databases; pending rows are few.
+        key = OutboxMessage.idempotency_key
+        result = await self.session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.status == PENDING,
+                func.substr(key, 1, len(key_prefix)) == key_prefix,
+            )
+            .values(status=CANCELLED, last_error=f"cancelled ({key_prefix}*)")
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
     # ------------------------------------------------------------------ reading, HR
     async def counts_by_status(self) -> dict[str, int]:
         """``{status: rows}`` for every status (zeros included)."""
@@ -438,3 +463,86 @@ class OutboxRepository:
             .execution_options(synchronize_session=False)
         )
         return bool(getattr(result, "rowcount", 0))
+
+    # ------------------------------------------------------------------ HR's view (/hr_kirim)
+    async def sent_count(self, since: dt.datetime, until: dt.datetime | None = None) -> int:
+        """Rows sent in ``[since, until)`` (e.g. today, in the local time zone)."""
+        m = OutboxMessage
+        query = select(func.count()).select_from(m).where(m.status == SENT, m.sent_at >= since)
+        if until is not None:
+            query = query.where(m.sent_at < until)
+        return int(await self.session.scalar(query) or 0)
+
+    async def uncertain_deliveries(self, limit: int = 10) -> list[UncertainDelivery]:
+        """Uncertain rows, oldest first, with the recipient's name when an employee is known
+        (by the row's employee, else by the chat's linked account)."""
+        m = OutboxMessage
+        by_employee = select(Employee.name).where(Employee.id == m.employee_id)
+        by_chat = select(Employee.name).where(Employee.telegram_user_id == m.chat_id)
+        rows = await self.session.execute(
+            select(
+                m.id,
+                m.kind,
+                m.chat_id,
+                func.coalesce(
+                    by_employee.scalar_subquery(), by_chat.limit(1).scalar_subquery()
+                ).label("recipient"),
+                m.not_before,
+                m.created_at,
+            )
+            .where(m.status == UNCERTAIN)
+            .order_by(m.created_at, m.id)
+            .limit(limit)
+        )
+        return [UncertainDelivery(**row._asdict()) for row in rows]
+
+    async def uncertain_ids(self, up_to_id: int | None = None) -> list[int]:
+        """Ids of the uncertain rows (only those ``<= up_to_id`` if given), ascending."""
+        m = OutboxMessage
+        query = select(m.id).where(m.status == UNCERTAIN).order_by(m.id)
+        if up_to_id is not None:
+            query = query.where(m.id <= up_to_id)
+        return list((await self.session.scalars(query)).all())
+
+    async def unreachable_employees(self) -> list[UnreachableEmployee]:
+        """Active employees the bot cannot reach (they blocked it), by unit then name."""
+        from storage.models import Unit
+
+        e = Employee
+        rows = await self.session.execute(
+            select(e.name, e.nip, Unit.name.label("unit"), e.blocked_at)
+            .join(Unit, Unit.id == e.unit_id)
+            .where(e.reachable.is_(False), e.active.is_(True))
+            .order_by(Unit.name, e.name, e.nip)
+        )
+        return [UnreachableEmployee(**row._asdict()) for row in rows]
+
+    async def count_unreachable(self) -> int:
+        """How many active employees the bot cannot reach."""
+        e = Employee
+        query = (
+            select(func.count()).select_from(e).where(e.reachable.is_(False), e.active.is_(True))
+        )
+        return int(await self.session.scalar(query) or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class UncertainDelivery:
+    """An uncertain row as HR sees it: what, to whom, when it was due."""
+
+    id: int
+    kind: str
+    chat_id: int
+    recipient: str | None
+    not_before: dt.datetime
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class UnreachableEmployee:
+    """An employee who blocked the bot (``blocked_at`` may be unknown)."""
+
+    name: str
+    nip: str
+    unit: str
+    blocked_at: dt.datetime | None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from bot.app import build_application
@@ -25,6 +27,8 @@ async def test_post_init_starts_the_sender_wake_drains_and_shutdown_gives_rows_b
         database_url=database_url,
         telegram_base_url=emulator.base_url,
         telegram_base_file_url=emulator.base_file_url,
+        quiet_hours_start=dt.time(0, 0),  # no quiet hours: independent of the time of day
+        quiet_hours_end=dt.time(0, 0),
         _env_file=None,
     )
     app = build_application(settings)

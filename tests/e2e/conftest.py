@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -62,6 +63,9 @@ async def live_bot(emulator: RunningEmulator, database_url: str) -> AsyncIterato
         database_url=database_url,
         telegram_base_url=emulator.base_url,
         telegram_base_file_url=emulator.base_file_url,
+        # No quiet hours unless a test sets them: pushes must not depend on the time of day.
+        quiet_hours_start=dt.time(0, 0),
+        quiet_hours_end=dt.time(0, 0),
         _env_file=None,
     )
     bot = await start_live_bot(emulator, settings)

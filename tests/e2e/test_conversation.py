@@ -75,7 +75,13 @@ async def test_linked_employee_gets_a_personal_greeting_and_menu(live_bot: LiveB
     assert "Bapak/Ibu Rina <Marlina> & Co" in reply["plain_text"]
     assert "Analis Transportasi, Dinas Perhubungan" in reply["plain_text"]
     (menu,) = await client.commands(scope={"type": "chat", "chat_id": STAFF})
-    assert [c["command"] for c in menu["commands"]] == ["start", "help", "bahasa", "saya"]
+    assert [c["command"] for c in menu["commands"]] == [
+        "start",
+        "help",
+        "bahasa",
+        "saya",
+        "pelatihan",
+    ]
     assert menu["commands"][2]["description"] == "Pilih bahasa (Bahasa Indonesia / English)"
 
 

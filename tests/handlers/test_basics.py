@@ -46,7 +46,13 @@ async def test_start_from_linked_employee_greets_by_name_with_escaped_html(captu
     assert "Analis Transportasi, Dinas Perhubungan" in reply["text"]
     (menu,) = [c for c in request.sent("setMyCommands") if c["scope"]["type"] == "chat"]
     assert menu["scope"]["chat_id"] == STAFF
-    assert [c["command"] for c in menu["commands"]] == ["start", "help", "bahasa", "saya"]
+    assert [c["command"] for c in menu["commands"]] == [
+        "start",
+        "help",
+        "bahasa",
+        "saya",
+        "pelatihan",
+    ]
 
 
 async def test_language_choice_is_stored_and_followed(captured, sessionmaker):

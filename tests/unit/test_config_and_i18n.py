@@ -155,3 +155,23 @@ def _translation_calls_babel_cannot_see() -> list[str]:
 
 def test_every_translation_call_is_extractable():
     assert _translation_calls_babel_cannot_see() == []
+
+
+def test_delivery_and_reminder_settings(monkeypatch):
+    monkeypatch.setenv("QUIET_HOURS_START", "22:30")
+    monkeypatch.setenv("TRAINING_REMINDERS", "2h, 3d,30m")
+    settings = Settings(_env_file=None)
+    assert settings.quiet_hours_start == dt.time(22, 30)
+    assert settings.reminder_offsets == [
+        dt.timedelta(days=3),
+        dt.timedelta(hours=2),
+        dt.timedelta(minutes=30),
+    ]
+    for bad in ("7x", "0d", "", "1d,,2h"):
+        monkeypatch.setenv("TRAINING_REMINDERS", bad)
+        with pytest.raises(ValidationError):
+            Settings(_env_file=None)
+    monkeypatch.delenv("TRAINING_REMINDERS")
+    monkeypatch.setenv("SEND_RATE_GLOBAL", "100")  # above Telegram's limit
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None)

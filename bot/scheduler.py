@@ -1,0 +1,119 @@
+"""The scheduler: APScheduler through PTB's JobQueue, used only to tick.
+
+Every ``SCHEDULER_TICK_SECONDS`` (30 s) the tick opens a session, queues whatever is due in
+the database (training reminders: ``bot.reminders.enqueue_due_reminders``) in one
+transaction, commits, and wakes the outbox sender if anything was queued. It holds no truth
+itself: what is due is computed from the database and every message has an idempotency key,
+so a restart (or a second process on the same PostgreSQL) loses and doubles nothing. The
+previous tick's time is kept only to bound the log of dropped reminders.
+
+Time zones: the JobQueue's scheduler is configured with ``TIMEZONE`` (Asia/Jakarta) before
+it starts, and every job also gets it explicitly (``job_kwargs["timezone"]``), so nothing
+depends on the host's zone. The job runs one instance at a time (``max_instances=1``), runs
+missed by a busy loop are merged (``coalesce``) and run up to one interval late
+(``misfire_grace_time``). An exception in a tick is logged and the next tick runs.
+
+The tick's clock is ``bot_data.extras["clock"]`` when set (tests: a callable returning an
+aware UTC datetime), else the real time; the sender's quiet hours read the same clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from zoneinfo import ZoneInfo
+
+from telegram.ext import Application, CallbackContext, Job
+
+from bot.delivery import application_now, get_sender
+from bot.reminders import enqueue_due_reminders
+
+log = logging.getLogger(__name__)
+
+JOB_NAME = "scheduler-tick"
+EXTRAS_JOB = "scheduler_job"
+EXTRAS_LAST_TICK = "scheduler_last_tick"
+
+
+async def run_tick(application: Application, now: dt.datetime | None = None) -> int:
+    """One tick: queue what is due at ``now`` (default: the application's clock); how many
+    messages were queued. Never raises: a failure is logged and the next tick retries."""
+    data = application.bot_data
+    if data.settings is None or data.sessionmaker is None:
+        log.warning("scheduler tick skipped: the database is not open")
+        return 0
+    now = now or application_now(application)
+    last_tick = data.extras.get(EXTRAS_LAST_TICK)
+    try:
+        async with data.sessionmaker() as session, session.begin():
+            queued = await enqueue_due_reminders(
+                session,
+                data.settings,
+                now,
+                last_tick=last_tick if isinstance(last_tick, dt.datetime) else None,
+            )
+    except Exception:
+        log.exception("scheduler tick failed; the next tick retries")
+        return 0
+    data.extras[EXTRAS_LAST_TICK] = now
+    if queued:
+        sender = get_sender(application)
+        if sender is not None:
+            sender.wake()
+    return queued
+
+
+async def tick(context: CallbackContext) -> None:
+    await run_tick(context.application)
+
+
+def start_scheduler(application: Application) -> Job | None:
+    """Add the repeating tick to the application's JobQueue (started by ``Application.start``).
+
+    Call from ``post_init``, after the database is open; calling it again replaces the job.
+    """
+    data = application.bot_data
+    job_queue = application.job_queue
+    if job_queue is None:
+        log.warning("no JobQueue (install python-telegram-bot[job-queue]): nothing is scheduled")
+        return None
+    assert data.settings is not None, "post_init has not run"
+    zone = ZoneInfo(data.settings.timezone)
+    interval = data.settings.scheduler_tick_seconds
+    if not job_queue.scheduler.running:
+        # configure() replaces the whole configuration: keep PTB's executor.
+        job_queue.scheduler.configure(**{**job_queue.scheduler_configuration, "timezone": zone})
+    elif job_queue.scheduler.timezone != zone:
+        log.warning(
+            "the JobQueue already runs in %s; the tick job uses %s",
+            job_queue.scheduler.timezone,
+            zone.key,
+        )
+    stop_scheduler(application)
+    job = job_queue.run_repeating(
+        tick,
+        interval=interval,
+        first=1,
+        name=JOB_NAME,
+        job_kwargs={
+            "id": JOB_NAME,
+            "replace_existing": True,
+            "max_instances": 1,
+            "coalesce": True,
+            "misfire_grace_time": interval,
+            "timezone": zone,
+        },
+    )
+    data.extras[EXTRAS_JOB] = job
+    log.info("scheduler: ticking every %d s (%s)", interval, zone.key)
+    return job
+
+
+def stop_scheduler(application: Application) -> None:
+    """Remove the tick job (the JobQueue itself is stopped by ``Application.stop``)."""
+    job = application.bot_data.extras.pop(EXTRAS_JOB, None)
+    if isinstance(job, Job):
+        try:
+            job.schedule_removal()
+        except Exception:  # already gone with a shut-down scheduler
+            log.debug("scheduler job already removed")

@@ -1,0 +1,107 @@
+"""The tick job: Asia/Jakarta time zone, one instance, failures logged, the sender woken."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from types import SimpleNamespace
+from zoneinfo import ZoneInfo
+
+from bot import scheduler
+from bot.app import build_application
+from bot.config import Settings
+from bot.context import BotData
+from bot.delivery import Sender
+from bot.scheduler import EXTRAS_LAST_TICK, JOB_NAME, run_tick
+from tests.scheduler.conftest import add_people, add_training, outbox, settings, wib
+from tests.support.telegram import TOKEN, CapturingRequest
+
+JAKARTA = ZoneInfo("Asia/Jakarta")
+
+
+async def test_post_init_schedules_the_tick_in_jakarta_time_and_it_runs(database_url):
+    config = Settings(
+        bot_token=TOKEN, database_url=database_url, scheduler_tick_seconds=1, _env_file=None
+    )
+    app = build_application(config, request=CapturingRequest())
+    await app.initialize()
+    assert app.post_init is not None and app.post_shutdown is not None
+    await app.post_init(app)
+    try:
+        job_queue = app.job_queue
+        assert job_queue is not None
+        assert job_queue.scheduler.timezone == JAKARTA
+        [job] = job_queue.jobs()
+        assert job.name == JOB_NAME
+        assert job.job.trigger.timezone == JAKARTA
+        assert job.job.trigger.interval == dt.timedelta(seconds=1)
+        assert (job.job.max_instances, job.job.coalesce, job.job.misfire_grace_time) == (
+            1,
+            True,
+            1,
+        )
+        fake_now = wib(2026, 3, 2, 10, 0)
+        app.bot_data.extras["clock"] = lambda: fake_now
+        await app.start()
+        for _ in range(100):
+            if app.bot_data.extras.get(EXTRAS_LAST_TICK) == fake_now:
+                break
+            await asyncio.sleep(0.05)
+        assert app.bot_data.extras.get(EXTRAS_LAST_TICK) == fake_now
+        await app.stop()
+    finally:
+        await app.shutdown()
+        await app.post_shutdown(app)
+    assert app.job_queue is not None and app.job_queue.jobs() == ()
+
+
+async def test_a_failing_tick_is_logged_and_the_next_one_runs(sessionmaker, monkeypatch, caplog):
+    [person] = await add_people(sessionmaker, 1)
+    start = wib(2026, 3, 9, 9, 0)
+    await add_training(sessionmaker, start, [person])
+    sender = Sender(sessionmaker)
+    application = SimpleNamespace(
+        bot_data=BotData(settings=settings(), sessionmaker=sessionmaker, extras={"sender": sender})
+    )
+    real = scheduler.enqueue_due_reminders
+    calls = 0
+
+    async def flaky(*args, **kwargs):
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("database went away")
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(scheduler, "enqueue_due_reminders", flaky)
+    caplog.set_level(logging.INFO)
+    now = start - dt.timedelta(days=7)
+    assert await run_tick(application, now) == 0  # type: ignore[arg-type]
+    assert "scheduler tick failed" in caplog.text
+    assert EXTRAS_LAST_TICK not in application.bot_data.extras
+    assert not sender._wake.is_set()
+
+    assert await run_tick(application, now) == 1  # type: ignore[arg-type]
+    assert sender._wake.is_set()
+    assert application.bot_data.extras[EXTRAS_LAST_TICK] == now
+    assert len(await outbox(sessionmaker)) == 1
+    # Restarted (no memory of the previous tick): still nothing twice.
+    application.bot_data.extras.clear()
+    assert await run_tick(application, now + dt.timedelta(seconds=30)) == 0  # type: ignore[arg-type]
+    assert len(await outbox(sessionmaker)) == 1
+
+
+async def test_the_tick_uses_the_application_clock(sessionmaker):
+    [person] = await add_people(sessionmaker, 1)
+    start = wib(2026, 3, 9, 9, 0)
+    await add_training(sessionmaker, start, [person])
+    clock = [start - dt.timedelta(days=8)]
+    application = SimpleNamespace(
+        bot_data=BotData(
+            settings=settings(), sessionmaker=sessionmaker, extras={"clock": lambda: clock[0]}
+        )
+    )
+    assert await run_tick(application) == 0  # type: ignore[arg-type]
+    clock[0] = start - dt.timedelta(days=7)
+    assert await run_tick(application) == 1  # type: ignore[arg-type]
