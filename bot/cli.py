@@ -20,6 +20,7 @@ from bot.config import Settings
 from bot.i18n import N_, Translator, get_translator
 
 if TYPE_CHECKING:
+    from storage.importers import ImportIssue
     from storage.repositories.codes import IssuedCode
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -131,7 +132,8 @@ def _bot_username(value: str) -> str:
     return name
 
 
-def _load_settings() -> Settings | None:
+def load_settings() -> Settings | None:
+    """Settings from the environment, or ``None`` after printing what is wrong."""
     try:
         return Settings()
     except ValidationError as exc:
@@ -139,6 +141,21 @@ def _load_settings() -> Settings | None:
             field = ".".join(str(p) for p in error["loc"]).upper()
             print(f"{field}: {error['msg']}", file=sys.stderr)
         return None
+
+
+def token_present(settings: Settings, t: Translator) -> bool:
+    """Whether BOT_TOKEN looks like a token; if not, say in one sentence how to get one."""
+    if settings.token_is_valid:
+        return True
+    print(
+        t(
+            "BOT_TOKEN is missing or malformed: open Telegram, send /newbot to @BotFather, "
+            "and put the token it gives you (like 123456789:AAH...) in BOT_TOKEN "
+            "or in a .env file."
+        ),
+        file=sys.stderr,
+    )
+    return False
 
 
 def _migrate(settings: Settings) -> None:
@@ -158,15 +175,7 @@ async def _with_sessionmaker(settings: Settings, work: Callable[..., Awaitable[i
 
 
 def command_run(settings: Settings, t: Translator, no_migrate: bool) -> int:
-    if not settings.token_is_valid:
-        print(
-            t(
-                "BOT_TOKEN is missing or malformed: open Telegram, send /newbot to @BotFather, "
-                "and put the token it gives you (like 123456789:AAH...) in BOT_TOKEN "
-                "or in a .env file."
-            ),
-            file=sys.stderr,
-        )
+    if not token_present(settings, t):
         return EXIT_USAGE
     if not no_migrate:
         _migrate(settings)
@@ -174,6 +183,21 @@ def command_run(settings: Settings, t: Translator, no_migrate: bool) -> int:
 
     run_polling(settings)
     return EXIT_OK
+
+
+def report_problems(issues: Sequence[ImportIssue], t: Translator) -> int:
+    """Print why nothing was imported, one line per problem; the exit status to return."""
+    print(
+        t.ngettext(
+            "Nothing was imported: {n} problem was found. Fix it and import again.",
+            "Nothing was imported: {n} problems were found. Fix them and import again.",
+            len(issues),
+        ),
+        file=sys.stderr,
+    )
+    for issue in issues:
+        print(f"  {issue.render_line(t.gettext)}", file=sys.stderr)
+    return EXIT_FAILED
 
 
 def command_import(settings: Settings, t: Translator, file: Path, kind: str | None) -> int:
@@ -209,17 +233,7 @@ def command_import(settings: Settings, t: Translator, file: Path, kind: str | No
             print(exc.issue.render(t.gettext), file=sys.stderr)
             return EXIT_FAILED
         if not result.ok:
-            print(
-                t.ngettext(
-                    "Nothing was imported: {n} problem was found. Fix it and import again.",
-                    "Nothing was imported: {n} problems were found. Fix them and import again.",
-                    len(result.issues),
-                ),
-                file=sys.stderr,
-            )
-            for issue in result.issues:
-                print(f"  {issue.render_line(t.gettext)}", file=sys.stderr)
-            return EXIT_FAILED
+            return report_problems(result.issues, t)
         print(
             t(
                 "Imported {kind}: {rows} rows ({created} new, {updated} updated, "
@@ -475,18 +489,7 @@ def command_days_off(settings: Settings, t: Translator, args: argparse.Namespace
                     print(exc.issue.render(t.gettext), file=sys.stderr)
                     return EXIT_FAILED
                 if not result.ok:
-                    print(
-                        t.ngettext(
-                            "Nothing was imported: {n} problem was found. Fix it and import again.",
-                            "Nothing was imported: {n} problems were found. Fix them and import "
-                            "again.",
-                            len(result.issues),
-                        ),
-                        file=sys.stderr,
-                    )
-                    for issue in result.issues:
-                        print(f"  {issue.render_line(t.gettext)}", file=sys.stderr)
-                    return EXIT_FAILED
+                    return report_problems(result.issues, t)
                 print(
                     t(
                         "Imported days off: {rows} rows ({created} new, {updated} updated, "
@@ -542,7 +545,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     for noisy in ("httpx", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    settings = _load_settings()
+    settings = load_settings()
     if settings is None:
         return EXIT_USAGE
     t = get_translator(settings.default_language, settings.timezone)

@@ -15,10 +15,6 @@ from bot.i18n import SUPPORTED_LANGUAGES
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/bot.db"
 # What @BotFather hands out: the bot's numeric id, a colon, a 35-character secret.
 TOKEN_PATTERN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
-TOKEN_HELP = (
-    "BOT_TOKEN is missing or malformed: open Telegram, talk to @BotFather, send /newbot, "
-    "and put the token it gives you (like 123456789:AAH...) in BOT_TOKEN or in a .env file."
-)
 
 
 _OFFSET = re.compile(r"^\s*(\d+)\s*([dhm])\s*$")

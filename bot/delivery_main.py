@@ -29,12 +29,13 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from bot.config import TOKEN_HELP, Settings
+from bot.cli import load_settings, token_present
+from bot.config import Settings
 from bot.delivery import Sender, delivery_bot, options_from_settings
+from bot.i18n import get_translator
 from storage.db import create_engine, create_sessionmaker
 
 log = logging.getLogger("bot.delivery_main")
@@ -102,17 +103,11 @@ def sender_options(args: argparse.Namespace, settings: Settings) -> dict[str, An
 
 
 def _load_settings() -> Settings | None:
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        for error in exc.errors():
-            where = ".".join(str(part) for part in error["loc"]).upper() or "settings"
-            print(f"{where}: {error['msg']}", file=sys.stderr)
+    settings = load_settings()
+    if settings is None:
         return None
-    if not settings.token_is_valid:
-        print(TOKEN_HELP, file=sys.stderr)
-        return None
-    return settings
+    t = get_translator(settings.default_language, settings.timezone)
+    return settings if token_present(settings, t) else None
 
 
 async def serve(settings: Settings, options: dict[str, Any]) -> int:

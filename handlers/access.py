@@ -46,6 +46,14 @@ async def refuse(update: Update, context: BotContext, audience: Audience) -> Non
         await update.effective_message.reply_text(text)
 
 
+async def stale_button(update: Update, context: BotContext, text: str | None = None) -> None:
+    """A button that no longer applies (or was forged): an alert, nothing else happens."""
+    assert update.callback_query is not None
+    await update.callback_query.answer(
+        text or context.t("This button is no longer valid."), show_alert=True
+    )
+
+
 def require(audience: Audience) -> Callable[[Handler], Handler]:
     def decorate(callback: Handler) -> Handler:
         @functools.wraps(callback)

@@ -27,7 +27,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filt
 from bot.context import BotContext
 from bot.i18n import N_, Translator
 from bot.menus import Audience
-from handlers.access import require
+from handlers.access import require, stale_button
 from storage.models import utcnow
 from storage.repositories.outbox import (
     OutboxRepository,
@@ -278,13 +278,6 @@ async def resolve_all(
 
 
 # ---------------------------------------------------------------------------- buttons
-async def _stale(update: Update, context: BotContext) -> None:
-    assert update.callback_query is not None
-    await update.callback_query.answer(
-        context.t("This button is no longer valid."), show_alert=True
-    )
-
-
 @require(Audience.HR_ADMIN)
 async def on_button(update: Update, context: BotContext) -> None:
     query = update.callback_query
@@ -292,7 +285,7 @@ async def on_button(update: Update, context: BotContext) -> None:
     action, *parts = query.data.removeprefix(PREFIX).split(":")
     numbers = [int(part) for part in parts if part.isdigit() and len(part) <= 18]
     if len(numbers) != len(parts):
-        await _stale(update, context)
+        await stale_button(update, context)
         return
     match action, numbers:
         case "home", []:
@@ -308,7 +301,7 @@ async def on_button(update: Update, context: BotContext) -> None:
         case (("ra" | "ia"), [up_to_id, expected]) if expected > 0:
             await resolve_all(update, context, up_to_id, expected, resend=action == "ra")
         case _:
-            await _stale(update, context)
+            await stale_button(update, context)
 
 
 def register(application: Application) -> None:

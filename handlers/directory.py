@@ -23,7 +23,7 @@ from bot.i18n import get_translator
 from bot.menus import Audience, publish_chat_menu
 from bot.notify import notify_employee
 from bot.rules.nip import normalize_nip
-from handlers.access import require
+from handlers.access import require, stale_button
 from handlers.cards import render_card
 from storage.repositories import (
     AccountRepository,
@@ -162,26 +162,19 @@ async def role_command(update: Update, context: BotContext) -> None:
     )
 
 
-async def _stale(update: Update, context: BotContext) -> None:
-    assert update.callback_query is not None
-    await update.callback_query.answer(
-        context.t("This button is no longer valid."), show_alert=True
-    )
-
-
 @require(Audience.HR_ADMIN)
 async def on_button(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None and context.account is not None
     action, _, raw_id = query.data.removeprefix(PREFIX).partition(":")
     if action not in ACTIONS or not raw_id.isdigit():
-        await _stale(update, context)
+        await stale_button(update, context)
         return
     employee_id = int(raw_id)
     async with context.session() as session:
         card = await EmployeeDirectory(session).card(employee_id)
     if card is None:
-        await _stale(update, context)
+        await stale_button(update, context)
         return
     t = context.t
     if action == "card":
@@ -199,7 +192,7 @@ async def on_button(update: Update, context: BotContext) -> None:
     }
     base = action.rstrip("!")
     if not allowed[base]:
-        await _stale(update, context)
+        await stale_button(update, context)
         return
     if not action.endswith("!"):
         await query.answer()
@@ -233,7 +226,7 @@ async def _do_unlink(update: Update, context: BotContext, card: EmployeeCard, _:
                 ),
             )
     if telegram_user_id is None:
-        await _stale(update, context)
+        await stale_button(update, context)
         return
     try:
         await context.bot.delete_my_commands(scope=BotCommandScopeChat(telegram_user_id))
@@ -277,7 +270,7 @@ async def _do_role(update: Update, context: BotContext, card: EmployeeCard, base
             else None
         )
     if not changed:
-        await _stale(update, context)
+        await stale_button(update, context)
         return
     if target is not None and card.telegram_user_id is not None:
         await publish_chat_menu(context.bot, card.telegram_user_id, target, target_t)

@@ -6,6 +6,7 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
 
 from bot.context import BotContext
+from handlers.access import stale_button
 
 
 async def unknown_command(update: Update, context: BotContext) -> None:
@@ -19,13 +20,6 @@ async def unknown_message(update: Update, context: BotContext) -> None:
     assert update.effective_message is not None
     await update.effective_message.reply_text(
         context.t("Sorry, I did not understand that. Send /help to see what you can do.")
-    )
-
-
-async def stale_button(update: Update, context: BotContext) -> None:
-    assert update.callback_query is not None
-    await update.callback_query.answer(
-        context.t("This button is no longer valid."), show_alert=True
     )
 
 

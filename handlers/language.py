@@ -8,6 +8,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filt
 from bot.context import BotContext
 from bot.i18n import SUPPORTED_LANGUAGES
 from bot.menus import publish_chat_menu
+from handlers.access import stale_button
 from storage.repositories import AccountRepository
 
 CALLBACK_PREFIX = "bahasa:"
@@ -36,7 +37,7 @@ async def choose_language(update: Update, context: BotContext) -> None:
     # callback_data comes from the client: accept only a language we ship.
     code = query.data.removeprefix(CALLBACK_PREFIX)
     if code not in SUPPORTED_LANGUAGES:
-        await query.answer(context.t("This button is no longer valid."), show_alert=True)
+        await stale_button(update, context)
         return
     async with context.session() as session:
         await AccountRepository(session).set_language(update.effective_user.id, code)

@@ -63,7 +63,7 @@ from bot.trainings import (
     when_range,
     when_text,
 )
-from handlers.access import refuse, require
+from handlers.access import refuse, require, stale_button
 from handlers.flows import Flow, begin, register_flow
 from storage.models import utcnow
 from storage.repositories.drafts import DraftRepository, DraftState
@@ -128,13 +128,6 @@ def _zone(context: BotContext) -> ZoneInfo:
 
 def _moment(value: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(value) if value else None
-
-
-async def _stale(update: Update, context: BotContext, text: str | None = None) -> None:
-    assert update.callback_query is not None
-    await update.callback_query.answer(
-        text or context.t("This button is no longer valid."), show_alert=True
-    )
 
 
 async def _edit(update: Update, text: str, reply_markup: InlineKeyboardMarkup | None) -> None:
@@ -234,7 +227,7 @@ async def on_answer(update: Update, context: BotContext) -> None:
         return
     match = _ANSWER.match(query.data or "")
     if match is None:
-        await _stale(update, context)
+        await stale_button(update, context)
         return
     training_id, choice = int(match[1]), match[2]
     t, now = context.t, utcnow()
@@ -276,7 +269,7 @@ async def on_answer(update: Update, context: BotContext) -> None:
                 )
                 mine = await repository.participation(training_id, account.employee_id)
     if mine is None:
-        await _stale(update, context)
+        await stale_button(update, context)
         return
     if choice == "absen":
         await query.answer()
@@ -773,7 +766,7 @@ async def _choose_unit(
     if unit.members == 0:
         problem = t("{unit} has no active employees.", unit=unit.name)
         if edit:
-            await _stale(update, context, problem)
+            await stale_button(update, context, problem)
         else:
             await _reply_again(update, context, "people", data, problem)
         return
@@ -951,12 +944,12 @@ async def on_hr_button(update: Update, context: BotContext) -> None:
     assert query is not None and user is not None
     match = _HR.match(query.data or "")
     if match is None:
-        await _stale(update, context)
+        await stale_button(update, context)
         return
     action, args = match[1], [a for a in match[2].split(":") if a]
     handler = _HR_ACTIONS.get(action)
     if handler is None:
-        await _stale(update, context)
+        await stale_button(update, context)
         return
     await handler(update, context, args)
 
@@ -977,7 +970,7 @@ async def _hr_open(update: Update, context: BotContext, args: list[str]) -> None
     training_id = _id(args)
     card = await _load_card(context, training_id) if training_id is not None else None
     if card is None:
-        await _stale(update, context)
+        await stale_button(update, context)
         return
     text, keyboard = hr_card_view(card, context.t)
     await update.callback_query.answer()
@@ -994,7 +987,7 @@ async def _hr_xlsx(update: Update, context: BotContext, args: list[str]) -> None
         training = await repository.get(training_id) if training_id is not None else None
         rows = await repository.attendance_rows(training.id) if training is not None else []
     if training is None:
-        await _stale(update, context)
+        await stale_button(update, context)
         return
     await query.answer()
     with contextlib.suppress(TelegramError):
@@ -1026,7 +1019,7 @@ async def _start_change(update: Update, context: BotContext, args: list[str], fl
     training_id = _id(args)
     training = await _open_training(context, training_id) if training_id is not None else None
     if training is None:
-        await _stale(update, context)
+        await stale_button(update, context)
         return
     step = "start" if flow == FLOW_MOVE else "reason"
     async with context.session() as session:
@@ -1082,7 +1075,7 @@ async def _hr_move_confirmed(update: Update, context: BotContext, args: list[str
             )
             counts = await TrainingRepository(session).counts(training_id)
     if moved is None:
-        await _stale(update, context)
+        await stale_button(update, context)
         return
     await query.answer(t("Saved."))
     text = "\n\n".join(
@@ -1119,7 +1112,7 @@ async def _hr_cancel_confirmed(update: Update, context: BotContext, args: list[s
             )
             counts = await TrainingRepository(session).counts(training_id)
     if cancelled is None:
-        await _stale(update, context)
+        await stale_button(update, context)
         return
     await query.answer(t("Saved."))
     text = "\n\n".join(
@@ -1141,12 +1134,12 @@ async def _hr_stop(update: Update, context: BotContext, args: list[str]) -> None
     assert query is not None and user is not None
     flow = FLOW_CODES.get(args[0]) if len(args) == 1 else None
     if flow is None:
-        await _stale(update, context)
+        await stale_button(update, context)
         return
     async with context.session() as session:
         removed = await DraftRepository(session).clear(user.id, flow)
     if not removed:
-        await _stale(update, context)
+        await stale_button(update, context)
         return
     await query.answer()
     await _edit(update, escape(context.t("Cancelled. Nothing was changed.")), None)
@@ -1161,7 +1154,7 @@ async def _new_draft(
         draft = await DraftRepository(session).get(update.effective_user.id, FLOW_NEW)
     steps = (step,) if isinstance(step, str) else step
     if draft is None or (steps is not None and draft.step not in steps):
-        await _stale(update, context)
+        await stale_button(update, context)
         return None
     return draft
 
@@ -1178,7 +1171,7 @@ async def _hr_new(update: Update, context: BotContext, args: list[str]) -> None:
 
 async def _hr_back(update: Update, context: BotContext, args: list[str]) -> None:
     if len(args) != 2 or args[0] != "n" or args[1] not in NEW_STEPS:
-        await _stale(update, context)
+        await stale_button(update, context)
         return
     draft = await _new_draft(update, context, args[1])
     if draft is None:
@@ -1189,7 +1182,7 @@ async def _hr_back(update: Update, context: BotContext, args: list[str]) -> None
         data.pop("editing")
         target = CONFIRM
     elif args[1] == "title":
-        await _stale(update, context)
+        await stale_button(update, context)
         return
     else:
         target = NEW_STEPS[NEW_STEPS.index(args[1]) - 1]
@@ -1208,7 +1201,7 @@ async def _hr_units(update: Update, context: BotContext, args: list[str]) -> Non
     if draft is None:
         return
     if page is None:
-        await _stale(update, context)
+        await stale_button(update, context)
         return
     assert update.callback_query is not None
     text, keyboard = await units_view(context, page)
@@ -1224,7 +1217,7 @@ async def _hr_unit(update: Update, context: BotContext, args: list[str]) -> None
     async with context.session() as session:
         unit = await TrainingRepository(session).unit(unit_id) if unit_id is not None else None
     if unit is None:
-        await _stale(update, context)
+        await stale_button(update, context)
         return
     await _choose_unit(update, context, dict(draft.data), unit, edit=True)
 
@@ -1250,7 +1243,7 @@ async def _hr_summary(update: Update, context: BotContext, args: list[str]) -> N
 
 async def _hr_field(update: Update, context: BotContext, args: list[str]) -> None:
     if len(args) != 1 or args[0] not in NEW_STEPS:
-        await _stale(update, context)
+        await stale_button(update, context)
         return
     draft = await _new_draft(update, context, CONFIRM)
     if draft is None:
@@ -1298,7 +1291,7 @@ async def _hr_save(update: Update, context: BotContext, args: list[str]) -> None
             if problem is not None:  # back to the step to fix, the draft kept
                 await DraftRepository(session).put(user.id, FLOW_NEW, problem[0], data)
     if draft is None or draft.step != CONFIRM:
-        await _stale(update, context)
+        await stale_button(update, context)
         return
     if problem is not None:
         await query.answer()

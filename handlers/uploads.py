@@ -30,7 +30,7 @@ from bot.cli import KIND_NAMES
 from bot.context import BotContext
 from bot.i18n import N_, Translator
 from bot.menus import Audience
-from handlers.access import require
+from handlers.access import require, stale_button
 from storage.importers import (
     MAX_FILE_BYTES,
     ImportFileError,
@@ -406,13 +406,6 @@ async def receive_document(update: Update, context: BotContext) -> None:
 
 
 # --------------------------------------------------------------------------- a kind button
-async def _stale(update: Update, context: BotContext) -> None:
-    assert update.callback_query is not None
-    await update.callback_query.answer(
-        context.t("This button is no longer valid."), show_alert=True
-    )
-
-
 @require(Audience.HR_ADMIN)
 async def choose_kind(update: Update, context: BotContext) -> None:
     query, user = update.callback_query, update.effective_user
@@ -421,7 +414,7 @@ async def choose_kind(update: Update, context: BotContext) -> None:
     # callback_data comes from the client: a well-formed one for this person's own upload.
     match = _CALLBACK.match(query.data or "")
     if match is None:
-        await _stale(update, context)
+        await stale_button(update, context)
         return
     upload_id, choice = int(match[1]), match[2]
     if choice == CANCEL:
@@ -430,7 +423,7 @@ async def choose_kind(update: Update, context: BotContext) -> None:
             upload = await repository.get_for_user(upload_id, user.id)
             cancelled = upload is not None and await repository.cancel(upload_id, user.id)
         if not cancelled or upload is None:
-            await _stale(update, context)
+            await stale_button(update, context)
             return
         await query.answer()
         await query.edit_message_text(
@@ -442,7 +435,7 @@ async def choose_kind(update: Update, context: BotContext) -> None:
     async with context.session() as session:
         claimed = await UploadRepository(session).claim(upload_id, user.id, kind.value)
     if claimed is None:
-        await _stale(update, context)
+        await stale_button(update, context)
         return
     await query.answer()
     chat_id = query.message.chat.id if query.message is not None else user.id
