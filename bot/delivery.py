@@ -22,19 +22,29 @@ ok                            ``sent`` (message id kept)
 400 BadRequest                ``failed`` with Telegram's description
 429 RetryAfter                *all* sending pauses ``retry_after`` s; row back to pending
 read/write timeout            ``uncertain`` (it may have been delivered): never resent
+sender died mid-send          ``uncertain`` (``sender stopped during delivery``), see below
 connect/pool timeout          not sent: retried like a network error
 network error, 5xx            retried after ``backoff_base·2^attempts`` s (≤ ``backoff_cap``);
                               ``failed`` after ``max_attempts``
 ============================  =====================================================
 
-Limits: at most ``global_rate`` sends/s overall and ``per_chat_rate`` to one chat (defaults
-25 and 1, Telegram allows ~30 and ~1); with several processes on one PostgreSQL each has its own
-budget, so divide the rates between them. The application's bot uses PTB's ``AIORateLimiter``,
-which would retry a 429 itself (its per-call ``rate_limit_args`` cannot ask for 0 retries:
-``0 or max_retries``), so the sender talks to the same Bot API through its own plain ``Bot``
-(:func:`delivery_bot`) and sees every ``RetryAfter``. Settings come from
-``bot_data.extras["delivery"]`` (a dict of :class:`Sender` keyword arguments, plus
-``"enabled": False`` to not start it), else the defaults.
+In flight: before a row's request may leave, the row is marked (``attempt_started_at``,
+committed) together with the other rows expected to go out within ``wave_seconds`` (one
+UPDATE per wave). Outcomes are kept in memory and stored every ``flush_interval`` s in one
+transaction (the sent rows in one statement), and always before a round ends. If the process
+dies in between, the marked rows whose lease runs out are made ``uncertain`` by the next
+claim instead of being sent again: nothing is ever sent twice, at the price of a wave's
+worth of rows for HR to check after a crash.
+
+Limits (:class:`Pacer`): at most ``global_rate`` sends in any one-second sliding window of
+actual send start times and ``per_chat_rate`` to one chat (defaults 25 and 1, Telegram
+allows ~30 and ~1), each window lengthened by ``rate_margin`` (20 ms); with several
+processes on one PostgreSQL each has its own budget, so divide the rates between them. The
+application's bot uses PTB's ``AIORateLimiter``, which would retry a 429 itself (its per-call
+``rate_limit_args`` cannot ask for 0 retries: ``0 or max_retries``), so the sender talks to
+the same Bot API through its own plain ``Bot`` (:func:`delivery_bot`) and sees every
+``RetryAfter``. Settings come from ``bot_data.extras["delivery"]`` (a dict of :class:`Sender`
+keyword arguments, plus ``"enabled": False`` to not start it), else the defaults.
 
 Quiet hours: with ``quiet_start``/``quiet_end`` (local times in ``timezone``; the application
 passes ``QUIET_HOURS_START``/``QUIET_HOURS_END``, 21:00–06:00 WIB) the sender claims only
@@ -53,9 +63,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import collections
 import contextlib
 import datetime as dt
 import inspect
+import itertools
 import logging
 import math
 import os
@@ -94,6 +106,7 @@ log = logging.getLogger(__name__)
 EXTRAS_SETTINGS = "delivery"
 EXTRAS_SENDER = "sender"
 EXTRAS_CLOCK = "clock"
+UNLIMITED_RATE = 10_000.0  # sends/s from which the global limit only counts, never spreads
 
 
 def application_now(application: Application) -> dt.datetime:
@@ -113,12 +126,19 @@ def default_owner() -> str:
 
 
 class Pacer:
-    """Send slots: at most ``global_rate`` sends/s overall and ``per_chat_rate`` to one chat.
+    """Send budget on a monotonic ``clock`` (injectable for tests): pure bookkeeping.
 
-    Pure bookkeeping on a monotonic ``clock`` (injectable for tests). Global slots are booked
-    (:meth:`reserve_global` returns the wait for the booked slot), so concurrent chat
-    coroutines queue up; a chat is free :meth:`chat_delay` seconds after its last send
-    (:meth:`note_chat`, called when the request is really made). A rate ``<= 0`` means no limit.
+    Global: a true sliding window over the *actual* send start times: never more than
+    ``N = floor(global_rate)`` sends (at least 1) in any window of ``max(1, N / global_rate)``
+    seconds, lengthened by ``margin`` seconds so that jitter between here and Telegram's clock
+    cannot squeeze ``N + 1`` sends into one of its windows. Nothing is booked in advance: a
+    send that starts late (an event-loop stall) delays the later ones instead of letting
+    booked slots fire back to back, and idle time is never saved up beyond one window.
+    Sends are also spread: never closer than half the average interval. Per chat: a send at
+    most every ``1 / per_chat_rate + margin`` seconds.
+
+    :meth:`global_delay` / :meth:`chat_delay` say how long to wait; :meth:`note_send` records
+    a send at the moment its request is made. A rate ``<= 0`` means no limit.
     """
 
     def __init__(
@@ -126,23 +146,49 @@ class Pacer:
         global_rate: float,
         per_chat_rate: float,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        margin: float = 0.0,
     ) -> None:
-        self.global_interval = 1.0 / global_rate if global_rate > 0 else 0.0
-        self.chat_interval = 1.0 / per_chat_rate if per_chat_rate > 0 else 0.0
         self.clock = clock
-        self._next_global = -math.inf
+        self.margin = margin
+        if global_rate > 0:
+            self.capacity = max(1, math.floor(global_rate + 1e-9))
+            self.window = max(1.0, self.capacity / global_rate) + margin
+            # Sends never start closer than half their average spacing: a window's worth of
+            # sends is spread, not a burst whose order on the wire could differ from here.
+            self.spacing = 0.5 / max(global_rate, 1.0) if global_rate < UNLIMITED_RATE else 0.0
+        else:
+            self.capacity, self.window, self.spacing = 0, 0.0, 0.0
+        self.chat_interval = 1.0 / per_chat_rate + margin if per_chat_rate > 0 else 0.0
+        self._sends: collections.deque[float] = collections.deque()
         self._next_chat: dict[int, float] = {}
 
-    def reserve_global(self) -> float:
+    def global_delay(self) -> float:
+        """Seconds until one more send fits in the window (0: now)."""
+        if not self.capacity:
+            return 0.0
         now = self.clock()
-        slot = max(now, self._next_global)
-        self._next_global = slot + self.global_interval
-        return slot - now
+        sends = self._sends
+        horizon = now - self.window
+        while sends and sends[0] <= horizon:
+            sends.popleft()
+        gap = sends[-1] + self.spacing - now if sends else 0.0
+        if len(sends) < self.capacity:
+            return max(0.0, gap)
+        return max(0.0, gap, sends[-self.capacity] - horizon)
 
     def chat_delay(self, chat_id: int) -> float:
         return max(0.0, self._next_chat.get(chat_id, -math.inf) - self.clock())
 
+    def note_send(self, chat_id: int) -> None:
+        """A request to ``chat_id`` starts now (counts for the window and the chat)."""
+        if self.capacity:
+            self._sends.append(self.clock())
+        self.note_chat(chat_id)
+
     def note_chat(self, chat_id: int) -> None:
+        if not self.chat_interval:
+            return
         now = self.clock()
         self._next_chat[chat_id] = now + self.chat_interval
         if len(self._next_chat) > 4096:  # forget chats that are free again
@@ -156,10 +202,11 @@ def delivery_bot(
     base_file_url: str = "https://api.telegram.org/file/bot",
     read_timeout: float = 15.0,
     connect_timeout: float = 5.0,
-    pool_size: int = 16,
+    pool_size: int = 64,
 ) -> Bot:
     """A plain ``Bot`` (no rate limiter, no retries) for the sender; ``initialize`` it, or
-    use it as ``async with``. A long read timeout keeps ``uncertain`` rows rare."""
+    use it as ``async with``. A long read timeout keeps ``uncertain`` rows rare. One HTTP
+    client; ``pool_size`` connections, enough for a batch's chats sending at once."""
     request = HTTPXRequest(
         connection_pool_size=pool_size,
         read_timeout=read_timeout,
@@ -227,6 +274,9 @@ async def _released(rows: Awaitable[int]) -> bool:
     return await rows > 0
 
 
+_LOST: Any = object()  # a row whose lease another sender took over: not sent, not recorded
+
+
 class Sender:
     """Claims due outbox rows and sends them; see the module docstring.
 
@@ -235,7 +285,10 @@ class Sender:
     per-call override (``None``: the bot's); a transient error waits
     ``backoff_base·2^attempts`` s (≤ ``backoff_cap``) and the row fails after
     ``max_attempts``; a chat whose next slot is more than ``max_chat_wait`` s away gets its
-    remaining rows back for a later round. Between ``quiet_start`` and ``quiet_end`` (local
+    remaining rows back for a later round. ``rate_margin``: seconds added to the rate windows
+    (see :class:`Pacer`). Rows are marked in flight ``wave_seconds`` of sending at a time
+    (one statement per wave); outcomes are stored every ``flush_interval`` s, together
+    (one transaction). Between ``quiet_start`` and ``quiet_end`` (local
     times in ``timezone``, judged on ``wall_clock``) only urgent rows are claimed.
     """
 
@@ -253,6 +306,9 @@ class Sender:
         backoff_base: float = 1.0,
         backoff_cap: float = 300.0,
         max_chat_wait: float = 3.0,
+        rate_margin: float = 0.02,
+        wave_seconds: float = 1.0,
+        flush_interval: float = 0.05,
         owner: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         quiet_start: dt.time | None = None,
@@ -278,7 +334,21 @@ class Sender:
         self.backoff_cap = backoff_cap
         self.owner = owner or default_owner()
         self.clock = clock
-        self.pacer = Pacer(global_rate, per_chat_rate, clock)
+        self.pacer = Pacer(global_rate, per_chat_rate, clock, margin=rate_margin)
+        # Rows marked in flight in one statement: those expected out within wave_seconds.
+        rows_per_wave = math.ceil(global_rate * wave_seconds) if global_rate > 0 else batch_size
+        self.wave_size = max(1, min(batch_size, rows_per_wave))
+        self.flush_interval = flush_interval
+        self._timeouts = {} if read_timeout is None else {"read_timeout": read_timeout}
+        self._slot_lock = asyncio.Lock()
+        self._mark_lock = asyncio.Lock()
+        self._flush_lock = asyncio.Lock()
+        self._unmarked: dict[int, Claimed] = {}
+        self._marked: set[int] = set()
+        self._sent: list[tuple[Claimed, int | None, dt.datetime]] = []
+        self._outcomes: list[
+            tuple[str, Claimed, Callable[[OutboxRepository], Awaitable[bool]], int]
+        ] = []
         self._pause_until = -math.inf
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -367,7 +437,8 @@ class Sender:
 
     # ------------------------------------------------------------------ one round
     async def run_once(self, bot: Bot) -> int:
-        """Claim one batch and deliver it; returns how many rows were claimed.
+        """Claim one batch and deliver it; returns how many rows were claimed. Every outcome
+        is stored by the time it returns.
 
         ``bot`` should have no PTB rate limiter (see :func:`delivery_bot`): an
         ``AIORateLimiter`` retries 429s itself before this code sees them.
@@ -389,9 +460,25 @@ class Sender:
         for row in rows:
             by_chat.setdefault(row.chat_id, []).append(row)
         log.debug("outbox: claimed %d rows for %d chats", len(rows), len(by_chat))
-        await asyncio.gather(
-            *(self._deliver_chat(bot, chat_rows) for chat_rows in by_chat.values())
-        )
+        # The order rows are expected to go out in (each chat's first, then second …): the
+        # in-flight mark is set on the next rows in this order, a wave at a time.
+        self._unmarked = {
+            row.id: row
+            for row in itertools.chain.from_iterable(itertools.zip_longest(*by_chat.values()))
+            if row is not None
+        }
+        self._marked = set()
+        done = asyncio.Event()
+        flusher = asyncio.create_task(self._flush_loop(done), name=f"outbox-flush {self.owner}")
+        try:
+            await asyncio.gather(
+                *(self._deliver_chat(bot, chat_rows) for chat_rows in by_chat.values())
+            )
+        finally:
+            # Never cancel a flush half-way (its outcomes would be lost): let it finish.
+            done.set()
+            await flusher
+            await self._flush()
         return len(rows)
 
     async def _deliver_chat(self, bot: Bot, rows: list[Claimed]) -> None:
@@ -403,7 +490,7 @@ class Sender:
             try:
                 if blocked_by is not None:
                     reason = f"chat blocked the bot (outbox #{blocked_by})"
-                    await self._record(
+                    self._queue(
                         "blocked",
                         row,
                         lambda r, row=row, reason=reason: r.mark_blocked(
@@ -411,28 +498,46 @@ class Sender:
                         ),
                     )
                     continue
+                try:
+                    call = build_call(bot, row.chat_id, row.payload)
+                except (ValueError, TypeError, KeyError, OSError, binascii.Error) as exc:
+                    reason = f"unusable payload: {type(exc).__name__}: {exc}"
+                    self._queue(
+                        "failed",
+                        row,
+                        lambda r, row=row, reason=reason: r.mark_failed(row.id, self.owner, reason),
+                    )
+                    continue
                 wait_more = await self._wait_for_slot(row)
+                if wait_more is _LOST:
+                    continue
                 if wait_more is not None:
-                    await self._give_back(rows[index:], wait_more)
+                    self._give_back(rows[index:], wait_more)
                     return
-                if await self._send(bot, row) == "blocked":
+                # Nothing may be awaited between the slot (noted at its start time) and the
+                # request itself.
+                if await self._send(call, row) == "blocked":
                     blocked_by = row.id
             except Exception:
-                # A bug or a database outage: the lease expires and the row comes back.
+                # A bug or a database outage: the lease expires and the row comes back (as
+                # ``uncertain`` if it had been marked in flight).
                 log.exception("outbox #%d: delivery crashed", row.id)
 
-    async def _give_back(self, rows: list[Claimed], after: float) -> None:
+    def _give_back(self, rows: list[Claimed], after: float) -> None:
         not_before = utcnow() + dt.timedelta(seconds=after)
         ids = [row.id for row in rows]
+        for row in rows:
+            self._unmarked.pop(row.id, None)
 
         async def write(repo: OutboxRepository) -> bool:
             return await repo.release(ids, self.owner, not_before=not_before) > 0
 
-        await self._record("released", rows[0], write, count=len(ids))
+        self._queue("released", rows[0], write, count=len(ids))
 
     async def _wait_for_slot(self, row: Claimed) -> float | None:
-        """Wait for the chat's and a global slot. ``None`` to send now, else the row must be
-        given back: in how many seconds it may be tried again."""
+        """Wait for the chat's and a global slot, with the row marked in flight. ``None``: send
+        now (the slot is taken); ``_LOST``: the row is no longer ours, skip it; else the row
+        must be given back: in how many seconds it may be tried again."""
         if self._stopping.is_set():
             return 0.0
         if self.paused_for() > 0:
@@ -441,31 +546,56 @@ class Sender:
         if delay > self.max_chat_wait or self._lease_ends_within(row, delay):
             return delay
         await self._sleep(delay)
-        await self._sleep(self.pacer.reserve_global())
-        if self._stopping.is_set():
-            return 0.0
-        if self.paused_for() > 0:
-            return self.paused_for()
-        if self._lease_ends_within(row, 0):
-            return 0.0
+        if not await self._ensure_marked(row):
+            log.warning("outbox #%d: lease lost before sending, left to its new owner", row.id)
+            return _LOST
+        async with self._slot_lock:  # first come, first served
+            while True:
+                if self._stopping.is_set():
+                    return 0.0
+                if self.paused_for() > 0:
+                    return self.paused_for()
+                if self._lease_ends_within(row, 0):
+                    return 0.0
+                wait = self.pacer.global_delay()
+                if wait <= 0:
+                    break
+                await self._sleep(wait)
+            self.pacer.note_send(row.chat_id)
         return None
+
+    async def _ensure_marked(self, row: Claimed) -> bool:
+        """Commit the in-flight mark of ``row`` (and of the next rows expected to go out within
+        ``wave_seconds``, in the same statement) before its request may leave. ``False`` if
+        the row is no longer leased by this sender."""
+        if row.id in self._marked:
+            return True
+        async with self._mark_lock:
+            if row.id in self._marked:
+                return True
+            self._unmarked.pop(row.id, None)
+            wave = [row.id, *itertools.islice(self._unmarked, self.wave_size - 1)]
+            for other in wave[1:]:
+                del self._unmarked[other]
+            marked: set[int] = set()
+
+            async def write(repo: OutboxRepository) -> bool:
+                nonlocal marked
+                marked = await repo.mark_started(wave, self.owner)
+                return True
+
+            await self._write("in-flight mark", row, write)
+            self._marked |= marked
+            log.debug("outbox: %d rows marked in flight", len(marked))
+            return row.id in marked
 
     def _lease_ends_within(self, row: Claimed, seconds: float) -> bool:
         margin = dt.timedelta(seconds=seconds + self.lease_margin)
         return utcnow() + margin >= row.lease_until
 
-    async def _send(self, bot: Bot, row: Claimed) -> str:
+    async def _send(self, call: Callable[..., Awaitable[Any]], row: Claimed) -> str:
         try:
-            call = build_call(bot, row.chat_id, row.payload)
-        except (ValueError, TypeError, KeyError, OSError, binascii.Error) as exc:
-            reason = f"unusable payload: {type(exc).__name__}: {exc}"
-            return await self._record(
-                "failed", row, lambda r: r.mark_failed(row.id, self.owner, reason)
-            )
-        timeouts = {} if self.read_timeout is None else {"read_timeout": self.read_timeout}
-        self.pacer.note_chat(row.chat_id)
-        try:
-            message: Message = await call(**timeouts)
+            message: Message = await call(**self._timeouts)
         except RetryAfter as exc:
             seconds = _retry_after_seconds(exc)
             self.pause(seconds)
@@ -474,7 +604,7 @@ class Sender:
             )
             not_before = utcnow() + dt.timedelta(seconds=seconds)
             reason = f"429 flood control: retry after {seconds:g} s"
-            await self._record(
+            self._queue(
                 "released",
                 row,
                 lambda r: _released(
@@ -484,49 +614,47 @@ class Sender:
             return "paused"
         except Forbidden as exc:
             reason = exc.message
-            return await self._record(
-                "blocked", row, lambda r: r.mark_blocked(row.id, self.owner, reason)
-            )
+            return self._queue("blocked", row, lambda r: r.mark_blocked(row.id, self.owner, reason))
         except (BadRequest, ChatMigrated) as exc:
             reason = exc.message
-            return await self._record(
-                "failed", row, lambda r: r.mark_failed(row.id, self.owner, reason)
-            )
+            return self._queue("failed", row, lambda r: r.mark_failed(row.id, self.owner, reason))
         except TimedOut as exc:
             if _never_left(exc):
-                return await self._retry(row, f"timed out before sending: {exc.message}")
+                return self._retry(row, f"timed out before sending: {exc.message}")
             reason = f"timed out, delivery unknown: {exc.message}"
-            return await self._record(
+            return self._queue(
                 "uncertain", row, lambda r: r.mark_uncertain(row.id, self.owner, reason)
             )
         except InvalidToken as exc:
             log.error("outbox: the bot token was rejected")
-            return await self._retry(row, exc.message)
+            return self._retry(row, exc.message)
         except (NetworkError, TelegramError) as exc:
-            return await self._retry(row, exc.message)
-        return await self._record(
-            "sent", row, lambda r: r.mark_sent(row.id, self.owner, message.message_id)
-        )
+            return self._retry(row, exc.message)
+        self._sent.append((row, message.message_id, utcnow()))
+        return "sent"
 
-    async def _retry(self, row: Claimed, reason: str) -> str:
+    def _retry(self, row: Claimed, reason: str) -> str:
         delay = min(self.backoff_cap, self.backoff_base * 2**row.attempts)
-        status: str | None = None
 
         async def write(repo: OutboxRepository) -> bool:
-            nonlocal status
             status = await repo.retry_later(
                 row.id, self.owner, reason, delay, max_attempts=self.max_attempts
             )
+            if status is not None:
+                log.info(
+                    "outbox #%d chat %d: %s (attempt %d)",
+                    row.id,
+                    row.chat_id,
+                    status,
+                    row.attempts + 1,
+                )
             return status is not None
 
-        await self._record("retry", row, write)
-        if status is not None:
-            log.info(
-                "outbox #%d chat %d: %s (attempt %d)", row.id, row.chat_id, status, row.attempts + 1
-            )
-        return status or "retry"
+        self._queue("retry", row, write)
+        return "retry"
 
-    async def _record(
+    # ------------------------------------------------------------------ recording outcomes
+    def _queue(
         self,
         outcome: str,
         row: Claimed,
@@ -534,25 +662,79 @@ class Sender:
         *,
         count: int = 1,
     ) -> str:
-        """Store an outcome in its own short transaction (retried once if the database
-        hiccups); a row no longer ours (lease taken over) is left alone."""
+        """Keep an outcome for the next flush (within ``flush_interval``, and before the
+        round ends). Until then the row stays marked in flight: were the process to die
+        first, the row would end ``uncertain``, never sent twice."""
+        self._outcomes.append((outcome, row, write, count))
+        return outcome
+
+    async def _flush_loop(self, done: asyncio.Event) -> None:
+        while not done.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), self.flush_interval)
+            await self._flush()
+
+    async def _flush(self) -> None:
+        """Store the outcomes kept so far in one transaction: the sent rows in one statement,
+        the rarer outcomes one by one. A row no longer ours (lease taken over) is left alone."""
+        async with self._flush_lock:
+            sent, self._sent = self._sent, []
+            others, self._outcomes = self._outcomes, []
+            if not sent and not others:
+                return
+            applied: list[bool] = []
+            recorded: set[int] = set()
+
+            async def write(repo: OutboxRepository) -> bool:
+                nonlocal recorded
+                recorded = await repo.mark_sent_many(
+                    [(row.id, message_id, at) for row, message_id, at in sent], self.owner
+                )
+                applied[:] = [await action(repo) for _, _, action, _ in others]
+                return True
+
+            first = sent[0][0] if sent else others[0][1]
+            try:
+                await self._write("outcomes", first, write)
+            except Exception:
+                log.exception(
+                    "outbox: could not record %d outcomes (#%s): those rows end uncertain",
+                    len(sent) + len(others),
+                    ", #".join(str(r.id) for r, _, _ in sent[:20]),
+                )
+                return
+            if sent:
+                log.info(
+                    "outbox: sent %s",
+                    ", ".join(f"#{row.id} chat {row.chat_id}" for row, _, _ in sent),
+                )
+                for row, _, _ in sent:
+                    if row.id not in recorded:
+                        log.warning("outbox #%d: lease lost, sent not recorded", row.id)
+            for (outcome, row, _, count), done in zip(others, applied, strict=True):
+                if not done:
+                    log.warning("outbox #%d: lease lost, %s not recorded", row.id, outcome)
+                elif count > 1:
+                    log.info(
+                        "outbox #%d (+%d) chat %d: %s", row.id, count - 1, row.chat_id, outcome
+                    )
+                elif outcome != "retry":
+                    log.info("outbox #%d chat %d: %s", row.id, row.chat_id, outcome)
+
+    async def _write(
+        self, what: str, row: Claimed, write: Callable[[OutboxRepository], Awaitable[bool]]
+    ) -> None:
+        """Run ``write`` in its own short transaction, retried once if the database hiccups."""
         for attempt in (1, 2):
             try:
                 async with self.sessionmaker() as session, session.begin():
-                    applied = await write(OutboxRepository(session))
-                break
+                    await write(OutboxRepository(session))
+                return
             except Exception:
                 if attempt == 2:
                     raise
-                log.warning("outbox #%d: could not record %s, retrying", row.id, outcome)
+                log.warning("outbox #%d: could not record %s, retrying", row.id, what)
                 await asyncio.sleep(0.2)
-        if not applied:
-            log.warning("outbox #%d: lease lost, %s not recorded", row.id, outcome)
-        elif count > 1:
-            log.info("outbox #%d (+%d) chat %d: %s", row.id, count - 1, row.chat_id, outcome)
-        elif outcome != "retry":
-            log.info("outbox #%d chat %d: %s", row.id, row.chat_id, outcome)
-        return outcome
 
 
 # ---------------------------------------------------------------------- application wiring
@@ -601,6 +783,7 @@ async def start_sender(application: Application) -> Sender | None:
         base_url=settings.telegram_base_url if settings else "https://api.telegram.org/bot",
         base_file_url=settings.base_file_url if settings else "https://api.telegram.org/file/bot",
         read_timeout=options.get("read_timeout") or 15.0,
+        pool_size=max(16, int(options.get("batch_size") or 50)),
     )
     sender = Sender(data.sessionmaker, **options, wall_clock=lambda: application_now(application))
     # No ``bot.initialize()``: it would call getMe, and sending does not need it.

@@ -260,6 +260,9 @@ class OutboxMessage(Base):
     not_before: Mapped[dt.datetime] = mapped_column(default=utcnow)
     lease_until: Mapped[dt.datetime | None]
     lease_owner: Mapped[str | None] = mapped_column(String(100))
+    # Set (committed) just before the request may leave; a crashed sender's row that has it
+    # becomes ``uncertain`` instead of being sent again. Cleared with every recorded outcome.
+    attempt_started_at: Mapped[dt.datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

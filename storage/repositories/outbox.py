@@ -13,7 +13,12 @@ Row life cycle (``status``)::
        └── retry_later ───┘  (transient error; after ``max_attempts`` → failed)
        └── release ───────┘  (429 pause, shutdown, chat busy, lease ending: not an attempt)
 
-``sending`` rows whose lease expired (a crashed sender) are claimed again. Every ``mark_*`` only
+In flight: just before a row's request may leave, the sender commits ``attempt_started_at``
+(:meth:`OutboxRepository.mark_started`, for a whole "wave" of rows in one statement); every
+recorded outcome clears it again. A ``sending`` row whose lease expired (a crashed sender) is
+claimed again if it was never marked; if it was, Telegram may already have it, so
+:meth:`OutboxRepository.claim` makes it ``uncertain`` ("sender stopped during delivery")
+instead of sending it twice. Every ``mark_*`` only
 applies while the row is still ``sending`` under the caller's lease owner, so a sender whose
 lease was taken over cannot overwrite the new owner's result. ``uncertain`` rows (a timeout
 after the request left: Telegram may or may not have delivered it) are never resent
@@ -44,15 +49,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, case, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Employee, OutboxMessage, utcnow
+
+log = logging.getLogger(__name__)
 
 PENDING = "pending"
 SENDING = "sending"
@@ -62,6 +70,7 @@ BLOCKED = "blocked"
 UNCERTAIN = "uncertain"
 CANCELLED = "cancelled"
 STATUSES = (PENDING, SENDING, SENT, FAILED, BLOCKED, UNCERTAIN, CANCELLED)
+STOPPED_DURING_DELIVERY = "sender stopped during delivery"
 
 DEFAULT_MAX_ATTEMPTS = 8
 _CONTENT_KEYS = ("text", "photo", "document")
@@ -217,17 +226,20 @@ class OutboxRepository:
         """Take up to ``limit`` due rows (urgent first, then oldest) for ``lease``.
 
         Due: ``pending`` with ``not_before <= now``, or ``sending`` with an expired lease (a
-        crashed sender's rows). PostgreSQL locks the chosen rows with ``FOR UPDATE SKIP LOCKED``
-        so concurrent senders never take the same row; SQLite (one writer) does it in one
-        ``UPDATE … WHERE id IN (SELECT …) RETURNING``. Commit soon after. ``urgent_only``
-        (quiet hours) leaves non-urgent rows where they are, to be claimed afterwards.
+        crashed sender's rows) that was never marked started; an expired one that was marked
+        becomes ``uncertain`` first (:meth:`expire_in_flight`). PostgreSQL locks the chosen
+        rows with ``FOR UPDATE SKIP LOCKED`` so concurrent senders never take the same row;
+        SQLite (one writer) does it in one ``UPDATE … WHERE id IN (SELECT …) RETURNING``.
+        Commit soon after. ``urgent_only`` (quiet hours) leaves non-urgent rows where they
+        are, to be claimed afterwards.
         """
         now = now or utcnow()
         lease_until = now + _seconds(lease)
         m = OutboxMessage
+        await self.expire_in_flight(now)
         due = or_(
             and_(m.status == PENDING, m.not_before <= now),
-            and_(m.status == SENDING, m.lease_until < now),
+            and_(m.status == SENDING, m.lease_until < now, m.attempt_started_at.is_(None)),
         )
         if urgent_only:
             due = and_(due, m.urgent.is_(True))
@@ -244,7 +256,9 @@ class OutboxRepository:
         statement = (
             update(m)
             .where(target)
-            .values(status=SENDING, lease_owner=owner, lease_until=lease_until)
+            .values(
+                status=SENDING, lease_owner=owner, lease_until=lease_until, attempt_started_at=None
+            )
             .returning(
                 m.id,
                 m.idempotency_key,
@@ -275,13 +289,98 @@ class OutboxRepository:
             for r in rows
         ]
 
+    async def expire_in_flight(self, now: dt.datetime | None = None) -> list[int]:
+        """Rows a sender marked started and then never finished (its lease ran out): they
+        become ``uncertain``, never sent again automatically. Their ids, ascending."""
+        now = now or utcnow()
+        m = OutboxMessage
+        stale = and_(m.status == SENDING, m.lease_until < now, m.attempt_started_at.is_not(None))
+        if self._dialect == "postgresql":
+            chosen = select(m.id).where(stale).with_for_update(skip_locked=True)
+            ids = list((await self.session.execute(chosen)).scalars())
+            if not ids:
+                return []
+            target = and_(m.id.in_(ids), stale)
+        else:
+            target = stale
+        result = await self.session.execute(
+            update(m)
+            .where(target)
+            .values(status=UNCERTAIN, lease_until=None, last_error=STOPPED_DURING_DELIVERY)
+            .returning(m.id)
+            .execution_options(synchronize_session=False)
+        )
+        expired = sorted(result.scalars())
+        if expired:
+            log.warning(
+                "outbox: %d rows were in flight when their sender stopped, now uncertain: %s",
+                len(expired),
+                ", ".join(f"#{i}" for i in expired[:50]) + (" …" if len(expired) > 50 else ""),
+            )
+        return expired
+
+    async def mark_started(
+        self, outbox_ids: list[int], owner: str, now: dt.datetime | None = None
+    ) -> set[int]:
+        """Record that these rows' requests are about to leave (commit before sending):
+        should the sender die now, they end ``uncertain`` rather than being sent again. Only
+        rows still leased by ``owner`` are marked; returns their ids (the others: do not send).
+        """
+        if not outbox_ids:
+            return set()
+        m = OutboxMessage
+        result = await self.session.execute(
+            update(m)
+            .where(m.id.in_(outbox_ids), m.status == SENDING, m.lease_owner == owner)
+            .values(attempt_started_at=now or utcnow())
+            .returning(m.id)
+            .execution_options(synchronize_session=False)
+        )
+        return set(result.scalars())
+
+    async def mark_sent_many(
+        self, sent: list[tuple[int, int | None, dt.datetime]], owner: str
+    ) -> set[int]:
+        """Several ``mark_sent`` in one statement: ``(id, message_id, sent_at)`` each. Returns
+        the ids recorded (the others are no longer leased by ``owner``)."""
+        if not sent:
+            return set()
+        if len(sent) == 1:
+            [(outbox_id, message_id, at)] = sent
+            done = await self.mark_sent(outbox_id, owner, message_id, now=at)
+            return {outbox_id} if done else set()
+        m = OutboxMessage
+        ids = [outbox_id for outbox_id, _, _ in sent]
+        message_ids = case(
+            *((m.id == i, literal(mid, m.telegram_message_id.type)) for i, mid, _ in sent),
+            else_=m.telegram_message_id,
+        )
+        sent_at = case(
+            *((m.id == i, literal(at, m.sent_at.type)) for i, _, at in sent), else_=m.sent_at
+        )
+        result = await self.session.execute(
+            update(m)
+            .where(m.id.in_(ids), m.status == SENDING, m.lease_owner == owner)
+            .values(
+                status=SENT,
+                telegram_message_id=message_ids,
+                sent_at=sent_at,
+                last_error=None,
+                lease_until=None,
+                attempt_started_at=None,
+            )
+            .returning(m.id)
+            .execution_options(synchronize_session=False)
+        )
+        return set(result.scalars())
+
     async def _finish(self, outbox_id: int, owner: str, **values: Any) -> Any:
         """Update a row still leased by ``owner``; the updated row (chat, employee) or None."""
         m = OutboxMessage
         statement = (
             update(m)
             .where(m.id == outbox_id, m.status == SENDING, m.lease_owner == owner)
-            .values(lease_until=None, **values)
+            .values(lease_until=None, attempt_started_at=None, **values)
             .returning(m.chat_id, m.employee_id, m.status)
             .execution_options(synchronize_session=False)
         )
@@ -385,6 +484,7 @@ class OutboxRepository:
             "status": PENDING,
             "not_before": not_before or utcnow(),
             "lease_until": None,
+            "attempt_started_at": None,
         }
         if reason is not None:
             values["last_error"] = reason
@@ -454,7 +554,9 @@ class OutboxRepository:
         """HR's decision on an uncertain row: send it again (``pending``) or drop it
         (``cancelled``). ``False`` if the row is not uncertain."""
         values: dict[str, Any] = (
-            {"status": PENDING, "not_before": now or utcnow()} if resend else {"status": CANCELLED}
+            {"status": PENDING, "not_before": now or utcnow(), "attempt_started_at": None}
+            if resend
+            else {"status": CANCELLED}
         )
         result = await self.session.execute(
             update(OutboxMessage)

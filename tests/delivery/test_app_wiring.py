@@ -39,7 +39,7 @@ async def test_post_init_starts_the_sender_wake_drains_and_shutdown_gives_rows_b
     assert app.post_init is not None and app.post_shutdown is not None
     await app.post_init(app)
     sender = get_sender(app)
-    assert sender is not None and sender.pacer.chat_interval == 5
+    assert sender is not None and sender.pacer.chat_interval == 5 + sender.pacer.margin
     await app.start()
     try:
         await emulator.client.create_user(USER, "Nurhayati")

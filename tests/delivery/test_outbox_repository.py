@@ -100,6 +100,75 @@ async def test_expired_lease_is_reclaimed_and_the_stale_owner_cannot_mark(
     assert row.sent_at is not None and row.lease_until is None
 
 
+async def test_rows_marked_in_flight_by_a_crashed_sender_become_uncertain_not_resent(
+    sessionmaker: async_sessionmaker[AsyncSession],
+):
+    now = utcnow()
+    for key in ("started", "waiting"):
+        await enqueue(sessionmaker, key, CHAT, not_before=now)
+    await enqueue(sessionmaker, "elsewhere", CHAT + 1, not_before=now)
+    assert await claim(sessionmaker, "crashed", now=now) == ["started", "waiting", "elsewhere"]
+    ids = {r.idempotency_key: r.id for r in await rows(sessionmaker)}
+    async with sessionmaker() as session, session.begin():
+        repo = OutboxRepository(session)
+        # Only rows still leased by the caller are marked.
+        assert await repo.mark_started([ids["started"], ids["elsewhere"]], "other", now) == set()
+        marked = await repo.mark_started([ids["started"], ids["elsewhere"]], "crashed", now)
+        assert marked == {ids["started"], ids["elsewhere"]}
+        # A finished row clears its mark as its outcome is recorded.
+        assert await repo.mark_sent(ids["elsewhere"], "crashed", 9)
+    assert (await row_by_key(sessionmaker, "started")).attempt_started_at == now
+    assert (await row_by_key(sessionmaker, "elsewhere")).attempt_started_at is None
+
+    # The sender dies; its lease runs out. The marked row may have reached Telegram: it is
+    # uncertain, never claimed again; the unmarked one is claimed as before.
+    later = now + LEASE + dt.timedelta(seconds=1)
+    assert await claim(sessionmaker, "next", now=later) == ["waiting"]
+    row = await row_by_key(sessionmaker, "started")
+    assert (row.status, row.last_error) == ("uncertain", "sender stopped during delivery")
+    assert row.lease_until is None
+    async with sessionmaker() as session, session.begin():
+        repo = OutboxRepository(session)
+        assert not await repo.mark_sent(row.id, "crashed", 1)  # too late for the old owner
+        assert [e.idempotency_key for e in await repo.uncertain()] == ["started"]
+        # HR resends it: claimed afresh, without the old mark.
+        assert await repo.resolve_uncertain(row.id, resend=True, now=later)
+    assert await claim(sessionmaker, "next", now=later) == ["started"]
+    assert (await row_by_key(sessionmaker, "started")).attempt_started_at is None
+
+
+async def test_retry_release_and_outcomes_clear_the_in_flight_mark(
+    sessionmaker: async_sessionmaker[AsyncSession],
+):
+    now = utcnow()
+    for n in range(5):
+        await enqueue(sessionmaker, f"m{n}", CHAT + n, not_before=now)
+    assert len(await claim(sessionmaker, "s", now=now)) == 5
+    ids = [r.id for r in await rows(sessionmaker)]
+    async with sessionmaker() as session, session.begin():
+        repo = OutboxRepository(session)
+        assert await repo.mark_started(ids, "s", now) == set(ids)
+        assert await repo.retry_later(ids[0], "s", "Bad Gateway", 0, now=now) == "pending"
+        assert await repo.release(ids[1], "s", not_before=now)
+        assert await repo.mark_sent_many([(ids[2], 21, now), (ids[3], 22, now)], "s") == {
+            ids[2],
+            ids[3],
+        }
+        assert await repo.mark_sent_many([(ids[4], 23, now)], "other") == set()
+    stored = {r.id: r for r in await rows(sessionmaker)}
+    assert [stored[i].attempt_started_at for i in ids[:4]] == [None] * 4
+    assert stored[ids[4]].attempt_started_at == now  # not ours to record: left alone
+    assert [(stored[i].status, stored[i].telegram_message_id) for i in ids[2:4]] == [
+        ("sent", 21),
+        ("sent", 22),
+    ]
+    assert stored[ids[2]].sent_at == now and stored[ids[2]].lease_until is None
+    # The retried and the released rows are claimed again, not made uncertain.
+    later = now + LEASE + dt.timedelta(seconds=1)
+    assert sorted(await claim(sessionmaker, "t", now=later)) == ["m0", "m1"]
+    assert (await row_by_key(sessionmaker, "m4")).status == "uncertain"
+
+
 async def test_retry_later_backs_off_and_fails_at_the_cap(
     sessionmaker: async_sessionmaker[AsyncSession],
 ):

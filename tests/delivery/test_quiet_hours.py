@@ -93,8 +93,9 @@ async def test_the_application_passes_rates_and_quiet_hours_to_the_sender(
     try:
         sender = get_sender(app)
         assert sender is not None
-        assert sender.pacer.global_interval == 1 / 20
-        assert sender.pacer.chat_interval == 2
+        margin = sender.pacer.margin
+        assert (sender.pacer.capacity, sender.pacer.window) == (20, 1 + margin)  # 20 a second
+        assert sender.pacer.chat_interval == 2 + margin
         assert (sender.quiet_start, sender.quiet_end) == (dt.time(22, 0), dt.time(5, 30))
         assert sender.timezone == "Asia/Jakarta"
         app.bot_data.extras["clock"] = lambda: wib(2, 23, 0)

@@ -190,11 +190,12 @@ async def test_429_pauses_all_sending_then_delivers_once(
     sessionmaker: async_sessionmaker[AsyncSession],
 ):
     flooded, other = users[0], users[1]
-    await emulator.client.add_fault("429", chat_id=flooded, count=1, retry_after=1)
+    await emulator.client.add_fault("429", chat_id=flooded, count=1, retry_after=2)
     await enqueue(sessionmaker, "flooded", flooded)
     await enqueue(sessionmaker, "other", other)
-    # 5/s overall: the second chat's slot comes well after the 429 has been seen.
-    sender = make_sender(sessionmaker, global_rate=5)
+    # 1/s overall: the second chat's slot (a second later) comes after the 429 has been seen,
+    # in the middle of the two-second pause.
+    sender = make_sender(sessionmaker, global_rate=1)
 
     assert await sender.run_once(bot) == 2
     assert sender.paused_for() > 0
@@ -208,7 +209,7 @@ async def test_429_pauses_all_sending_then_delivers_once(
     assert calls[0][:2] == (flooded, 429)
     assert sorted(call[:2] for call in calls[1:]) == sorted([(flooded, 200), (other, 200)])
     refused_at = calls[0][2]
-    assert all(at - refused_at >= 0.9 for _, _, at in calls[1:])  # nobody sent during the pause
+    assert all(at - refused_at >= 1.9 for _, _, at in calls[1:])  # nobody sent during the pause
     for user in (flooded, other):
         assert len(await bot_messages(emulator, user)) == 1
     row = await row_by_key(sessionmaker, "flooded")
