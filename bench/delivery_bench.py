@@ -40,10 +40,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.import_bench import (  # noqa: E402
-    DEFAULT_POSTGRES,
     ScratchDatabase,
+    default_database_urls,
     peak_rss_mb,
-    postgres_reachable,
+    run_child,
 )
 
 CHATS = 300
@@ -103,19 +103,6 @@ def child_send(
     outcome = asyncio.run(run())
     outcome["rss_mb"] = peak_rss_mb()
     return outcome
-
-
-def run_child(*args: str) -> dict[str, Any]:
-    completed = subprocess.run(
-        [sys.executable, __file__, "--child", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=ROOT,
-    )
-    if completed.returncode != 0:
-        raise RuntimeError(f"sender run failed:\n{completed.stderr}")
-    return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
 # --- the emulator, in its own process -------------------------------------------------------
@@ -206,7 +193,7 @@ def measure(
 ) -> dict[str, Any]:
     asyncio.run(prepare(root, database_url, messages, label, cap))
     per_chat = 1.0 if cap else UNLIMITED
-    outcome = run_child(database_url, root, str(rate), str(per_chat))
+    outcome = run_child(database_url, root, str(rate), str(per_chat), script=__file__)
     calls = asyncio.run(send_log(root))
     ok = sorted(c["time"] for c in calls if c["status"] == 200)
     span = ok[-1] - ok[0] if len(ok) > 1 else 0.0
@@ -240,13 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(child_send(database_url, root, float(rate), float(per_chat))))
         return 0
 
-    urls = args.urls
-    if not urls:
-        urls = ["sqlite://"]
-        if postgres_reachable(DEFAULT_POSTGRES.replace("postgresql://", "postgresql+asyncpg://")):
-            urls.append(DEFAULT_POSTGRES)
-        else:
-            print(f"(PostgreSQL at {DEFAULT_POSTGRES} not reachable: skipped)")
+    urls = args.urls or default_database_urls()
 
     print(
         f"{args.messages} messages to {CHATS} chats per run; emulator in its own process, "

@@ -26,6 +26,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -177,9 +178,20 @@ def child_import(path: Path, database_url: str, profile: bool) -> dict[str, obje
     return outcome
 
 
-def run_child(*args: str) -> dict[str, object]:
+def default_database_urls() -> list[str]:
+    """SQLite, and the local PostgreSQL when it answers."""
+    urls = ["sqlite://"]
+    if postgres_reachable(DEFAULT_POSTGRES.replace("postgresql://", "postgresql+asyncpg://")):
+        urls.append(DEFAULT_POSTGRES)
+    else:
+        print(f"(PostgreSQL at {DEFAULT_POSTGRES} not reachable: skipped)")
+    return urls
+
+
+def run_child(*args: str, script: str = __file__) -> dict[str, Any]:
+    """Run ``script --child ARGS`` in a fresh process; its last stdout line is JSON figures."""
     completed = subprocess.run(
-        [sys.executable, __file__, "--child", *args],
+        [sys.executable, script, "--child", *args],
         capture_output=True,
         text=True,
         check=False,
@@ -265,13 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(outcome))
         return 0
 
-    urls = args.urls
-    if not urls:
-        urls = ["sqlite://"]
-        if postgres_reachable(DEFAULT_POSTGRES.replace("postgresql://", "postgresql+asyncpg://")):
-            urls.append(DEFAULT_POSTGRES)
-        else:
-            print(f"(PostgreSQL at {DEFAULT_POSTGRES} not reachable: skipped)")
+    urls = args.urls or default_database_urls()
 
     with tempfile.TemporaryDirectory(prefix="import-bench-") as tmp:
         folder = Path(tmp)

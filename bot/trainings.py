@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
 from typing import Any
@@ -279,6 +279,37 @@ def _translator(context: BotContext, language: str | None) -> Translator:
     return get_translator(language or context.settings.default_language, context.settings.timezone)
 
 
+async def _tell_participants(
+    session: AsyncSession,
+    context: BotContext,
+    training_id: int,
+    *,
+    key: str,
+    render: Callable[[Translator], str],
+    urgent: bool,
+    with_answers: bool = True,
+) -> int:
+    """One outbox message per reachable participant, in their language; ``{employee}`` in
+    ``key`` becomes the employee id. Returns how many messages were newly queued."""
+    told = 0
+    for person in await TrainingRepository(session).recipients(training_id):
+        t = _translator(context, person.language)
+        head, _, tail = key.partition("{employee}")
+        told += await notify_employee(
+            session,
+            context,
+            key=f"{head}{person.employee_id}{tail}",
+            chat_id=person.telegram_user_id,
+            employee_id=person.employee_id,
+            kind="training",
+            text=render(t),
+            parse_mode="HTML",
+            reply_markup=keyboard_dict(answer_buttons(training_id, t)) if with_answers else None,
+            urgent=urgent,
+        )
+    return told
+
+
 async def create_training(
     session: AsyncSession,
     context: BotContext,
@@ -321,21 +352,14 @@ async def create_training(
             "participants": len(set(employee_ids)),
         },
     )
-    told = 0
-    for person in await repository.recipients(training.id):
-        t = _translator(context, person.language)
-        told += await notify_employee(
-            session,
-            context,
-            key=f"training_new:{training.id}:{person.employee_id}",
-            chat_id=person.telegram_user_id,
-            employee_id=person.employee_id,
-            kind="training",
-            text=new_training_text(training, t),
-            parse_mode="HTML",
-            reply_markup=keyboard_dict(answer_buttons(training.id, t)),
-            urgent=_urgent(training, now),
-        )
+    told = await _tell_participants(
+        session,
+        context,
+        training.id,
+        key=f"training_new:{training.id}:{{employee}}",
+        render=lambda t: new_training_text(training, t),
+        urgent=_urgent(training, now),
+    )
     return training, told
 
 
@@ -380,20 +404,14 @@ async def move_training(
         },
     )
     epoch = int(training.starts_at.timestamp())
-    for person in await repository.recipients(training_id):
-        t = _translator(context, person.language)
-        await notify_employee(
-            session,
-            context,
-            key=f"training_moved:{training_id}:{person.employee_id}:{epoch}",
-            chat_id=person.telegram_user_id,
-            employee_id=person.employee_id,
-            kind="training",
-            text=moved_text(training, old, t),
-            parse_mode="HTML",
-            reply_markup=keyboard_dict(answer_buttons(training_id, t)),
-            urgent=_urgent(training, now) or _urgent(old, now),
-        )
+    await _tell_participants(
+        session,
+        context,
+        training_id,
+        key=f"training_moved:{training_id}:{{employee}}:{epoch}",
+        render=lambda t: moved_text(training, old, t),
+        urgent=_urgent(training, now) or _urgent(old, now),
+    )
     return training
 
 
@@ -408,8 +426,7 @@ async def cancel_training(
 ) -> TrainingInfo | None:
     """Cancel an open training; ``None`` if it is no longer open (nothing changes)."""
     now = now or utcnow()
-    repository = TrainingRepository(session)
-    training = await repository.cancel(training_id, reason, now=now)
+    training = await TrainingRepository(session).cancel(training_id, reason, now=now)
     if training is None:
         return None
     await _drop_pending(session, training_id)
@@ -421,19 +438,15 @@ async def cancel_training(
         entity_id=training.code,
         details={"training_id": training.id, "reason": reason},
     )
-    for person in await repository.recipients(training_id):
-        t = _translator(context, person.language)
-        await notify_employee(
-            session,
-            context,
-            key=f"training_cancelled:{training_id}:{person.employee_id}",
-            chat_id=person.telegram_user_id,
-            employee_id=person.employee_id,
-            kind="training",
-            text=cancelled_text(training, t),
-            parse_mode="HTML",
-            urgent=_urgent(training, now),
-        )
+    await _tell_participants(
+        session,
+        context,
+        training_id,
+        key=f"training_cancelled:{training_id}:{{employee}}",
+        render=lambda t: cancelled_text(training, t),
+        urgent=_urgent(training, now),
+        with_answers=False,
+    )
     return training
 
 
