@@ -171,6 +171,15 @@ class EmulatorClient:
             body["reply_to_message_id"] = reply_to_message_id
         return await self._post("/messages", **body)
 
+    async def send_texts(self, messages: Iterable[tuple[int, str]]) -> dict[str, Any]:
+        """``POST /_emulator/messages/batch``: each ``(user_id, text)`` sent at once (all or
+        nothing). Returns ``{"time": <emulator clock, as in the call log>, "sent": [{"update_id",
+        "message_id"}, ...]}``."""
+        return await self._post(
+            "/messages/batch",
+            messages=[{"user_id": user_id, "text": text} for user_id, text in messages],
+        )
+
     async def edit_text(self, user_id: int, message_id: int, text: str) -> dict[str, Any]:
         """``POST /_emulator/edited_messages`` (an ``edited_message`` update)."""
         return await self._post(

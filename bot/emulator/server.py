@@ -355,6 +355,7 @@ class EmulatorServer:
         r.add_get(f"{c}/users", self._c_users)
         r.add_post(f"{c}/block", self._c_block)
         r.add_post(f"{c}/messages", self._c_send_text)
+        r.add_post(f"{c}/messages/batch", self._c_send_texts)
         r.add_post(f"{c}/edited_messages", self._c_edit_text)
         r.add_post(f"{c}/stickers", self._c_send_sticker)
         r.add_post(f"{c}/voices", self._c_send_voice)
@@ -805,6 +806,21 @@ class EmulatorServer:
                 self._optional_int(body, "reply_to_message_id"),
             )
         )
+
+    @_control
+    async def _c_send_texts(self, request: web.Request) -> Any:
+        body = await self._body(request, "messages")
+        items = body["messages"]
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise EmulatorError(400, "messages must be a list of {user_id, text} objects")
+        batch = []
+        for item in items:
+            if item.get("text") is None:
+                raise EmulatorError(400, "missing field(s): text")
+            batch.append((self._int_field(item, "user_id"), item["text"]))
+        sent = self.state.user_send_texts(batch)
+        # Queued at once, on the clock of the call log: load tests measure replies against it.
+        return {"time": time.time(), "sent": [self._sent(one) for one in sent]}
 
     @_control
     async def _c_edit_text(self, request: web.Request) -> Any:

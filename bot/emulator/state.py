@@ -890,6 +890,28 @@ class EmulatorState:
         )
 
     @_synchronized
+    def user_send_texts(
+        self, messages: Iterable[tuple[int, str]]
+    ) -> list[tuple[int, StoredMessage]]:
+        """Several users each send a text message, all queued at once (load tests): every
+        ``(user_id, text)`` is checked first, so an invalid one queues nothing. Returns
+        ``(update_id, message)`` per message, in order."""
+        batch = list(messages)
+        for user_id, text in batch:
+            self._user_chat(user_id)
+            self._check_text(text)
+        return [
+            self._user_message(
+                self.chats[user_id],
+                "text",
+                text=text,
+                plain_text=text,
+                entities=self._text_entities(text),
+            )
+            for user_id, text in batch
+        ]
+
+    @_synchronized
     def user_edit_text(self, user_id: int, message_id: int, text: str) -> tuple[int, StoredMessage]:
         """The user edits one of their text messages (``edited_message`` update)."""
         chat = self._user_chat(user_id)
