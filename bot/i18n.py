@@ -76,6 +76,9 @@ class Translator:
 
     def date(self, value: dt.date, style: str = "full") -> str:
         """``Senin, 12 Januari 2026`` in Indonesian, ``Monday, January 12, 2026`` in English."""
+        if style == "full" and self.language == "id":
+            # CLDR pads the day ("Senin, 05 Januari 2026"); Indonesian writes "5 Januari".
+            style = "EEEE, d MMMM y"
         return format_date(value, format=style, locale=self.language)
 
     def time(self, value: dt.datetime) -> str:

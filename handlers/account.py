@@ -17,8 +17,11 @@ async def load_account(update: Update, context: BotContext) -> None:
         return
     async with context.session() as session:
         repository = AccountRepository(session)
-        await repository.remember(user.id, user.first_name, user.username)
-        context.account = await repository.load(user.id)
+        account = await repository.find(user.id)
+        if account is None:  # first message ever: one more statement, once
+            await repository.remember(user.id, user.first_name, user.username)
+            account = await repository.load(user.id)
+        context.account = account
 
 
 def register(application: Application) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import and_, bindparam, exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,12 +38,42 @@ class Account:
         return self.employee_id is not None
 
 
+_REPORTS = aliased(Employee)
+# Built once: this runs for every update, and a prebuilt statement skips SQLAlchemy's
+# construction and cache-key work. A Telegram user with their linked, active employee.
+_LOAD = (
+    select(
+        TelegramUser.language,
+        Employee.id,
+        Employee.nip,
+        Employee.name,
+        Employee.position,
+        Employee.role,
+        Employee.language,
+        Unit.name,
+        exists().where(_REPORTS.supervisor_id == Employee.id, _REPORTS.active),
+    )
+    .select_from(TelegramUser)
+    .outerjoin(
+        Employee, and_(Employee.telegram_user_id == TelegramUser.id, Employee.active.is_(True))
+    )
+    .outerjoin(Unit, Unit.id == Employee.unit_id)
+    .where(TelegramUser.id == bindparam("telegram_user_id"))
+)
+
+_LOAD_EMPLOYEE = (
+    select(*_LOAD.selected_columns[1:])
+    .join(Unit, Unit.id == Employee.unit_id)
+    .where(Employee.telegram_user_id == bindparam("telegram_user_id"), Employee.active.is_(True))
+)
+
+
 class AccountRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
     async def remember(self, telegram_user_id: int, first_name: str, username: str | None) -> None:
-        """Record a Telegram user the first time they write; later calls cost one statement."""
+        """Record a Telegram user the first time they write (a no-op when already known)."""
         dialect = self.session.bind.dialect.name if self.session.bind else "sqlite"
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
         statement = (
@@ -53,29 +84,36 @@ class AccountRepository:
         await self.session.execute(statement)
 
     async def load(self, telegram_user_id: int) -> Account:
-        user_language = await self.session.scalar(
-            select(TelegramUser.language).where(TelegramUser.id == telegram_user_id)
-        )
-        reports = aliased(Employee)
+        """The account of a Telegram user, whether or not they ever wrote to the bot."""
+        account = await self.find(telegram_user_id)
+        if account is not None:
+            return account
         row = (
-            await self.session.execute(
-                select(
-                    Employee.id,
-                    Employee.nip,
-                    Employee.name,
-                    Employee.position,
-                    Employee.role,
-                    Employee.language,
-                    Unit.name,
-                    exists().where(reports.supervisor_id == Employee.id, reports.active),
-                )
-                .join(Unit, Unit.id == Employee.unit_id)
-                .where(Employee.telegram_user_id == telegram_user_id, Employee.active)
-            )
+            await self.session.execute(_LOAD_EMPLOYEE, {"telegram_user_id": telegram_user_id})
         ).first()
+        return self._account(telegram_user_id, None, row)
+
+    async def find(self, telegram_user_id: int) -> Account | None:
+        """The account, or ``None`` if this Telegram user never wrote (see :meth:`remember`)."""
+        row = (await self.session.execute(_LOAD, {"telegram_user_id": telegram_user_id})).first()
+        if row is None:
+            return None
+        return self._account(telegram_user_id, row[0], row[1:] if row[1] is not None else None)
+
+    @staticmethod
+    def _account(telegram_user_id: int, user_language: str | None, row: Any) -> Account:
         if row is None:
             return Account(telegram_user_id=telegram_user_id, language=user_language)
-        employee_id, nip, name, position, role, employee_language, unit, has_reports = row
+        (
+            employee_id,
+            nip,
+            name,
+            position,
+            role,
+            employee_language,
+            unit,
+            has_reports,
+        ) = row
         return Account(
             telegram_user_id=telegram_user_id,
             language=employee_language or user_language,

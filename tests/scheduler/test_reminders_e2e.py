@@ -38,7 +38,7 @@ async def test_a_reminder_arrives_once_with_its_two_buttons(live_bot: LiveBot):
     message = await live_bot.client.wait_for_bot_message(USER, timeout=10)
     t = get_translator("id")
     assert "Orientasi Jabatan Baru" in message["plain_text"]
-    assert "Senin, 09 Maret 2026 pukul 09.10 WIB" in message["plain_text"]
+    assert "Senin, 9 Maret 2026 pukul 09.10 WIB" in message["plain_text"]
     assert "Aula BKPSDM" in message["plain_text"]
     [[yes, no]] = message["reply_markup"]["inline_keyboard"]
     assert (yes["text"], yes["callback_data"]) == (t("✅ Attending"), f"latih:{training}:hadir")

@@ -101,7 +101,7 @@ async def test_the_message_in_the_participants_language(sessionmaker):
     assert payload["parse_mode"] == "HTML"
     text = payload["text"]
     assert "<b>K3 &amp; &lt;Keselamatan&gt; Kerja</b>" in text
-    assert "Senin, 09 Maret 2026 pukul 09.00 WIB" in text
+    assert "Senin, 9 Maret 2026 pukul 09.00 WIB" in text
     assert "12.00 WIB" in text  # the end, same day
     assert "Aula &lt;Bung Hatta&gt;" in text
     assert "https://zoom.us/j/123?pwd=a&amp;b=c" in text

@@ -62,6 +62,7 @@ def test_language_codes():
 def test_dates_and_numbers_in_the_readers_locale():
     t = get_translator("id")
     assert t.date(dt.date(2026, 1, 12)) == "Senin, 12 Januari 2026"
+    assert t.date(dt.date(2026, 1, 5)) == "Senin, 5 Januari 2026"
     assert t.number(1234) == "1.234"
     moment = dt.datetime(2026, 1, 12, 2, 0, tzinfo=dt.UTC)
     assert t.datetime(moment) == "Senin, 12 Januari 2026 pukul 09.00 WIB"
