@@ -44,6 +44,7 @@ messages: $(BIN)/.installed
 bench: install
 	$(BIN)/python bench/import_bench.py
 	$(BIN)/python bench/delivery_bench.py
+	$(BIN)/python bench/status_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -245,6 +245,30 @@ def command_import(settings: Settings, t: Translator, file: Path, kind: str | No
                 unchanged=t.number(result.unchanged),
             )
         )
+        if result.kind is ImportKind.MUTATIONS:
+            # The outbox gets the pushes of the stage changes; the running bot sends them.
+            from bot.mutation_notices import tell_pending
+
+            try:
+                queued = await tell_pending(sessionmaker, settings)
+            except Exception:
+                logging.getLogger(__name__).exception("telling the stage changes failed")
+                print(
+                    t(
+                        "The import is saved; the running bot will queue the notices of the "
+                        "stage changes."
+                    ),
+                    file=sys.stderr,
+                )
+                return EXIT_OK  # the import itself is saved
+            if queued:
+                print(
+                    t.ngettext(
+                        "{n} notice about the stage changes will be sent.",
+                        "{n} notices about the stage changes will be sent.",
+                        queued,
+                    )
+                )
         return EXIT_OK
 
     return asyncio.run(_with_sessionmaker(settings, work))

@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     # Training reminders before the start: days (d), hours (h) or minutes (m).
     training_reminders: str = "7d,1d,2h"
     scheduler_tick_seconds: int = Field(default=30, ge=1, le=600)
+    # HR's mutation overview lists the mutations that stayed longer in one stage.
+    mutation_stuck_days: int = Field(default=14, ge=1, le=365)
 
     @field_validator("database_url")
     @classmethod

@@ -1,8 +1,10 @@
 """The scheduler: APScheduler through PTB's JobQueue, used only to tick.
 
 Every ``SCHEDULER_TICK_SECONDS`` (30 s) the tick opens a session, queues whatever is due in
-the database (training reminders: ``bot.reminders.enqueue_due_reminders``) in one
-transaction, commits, and wakes the outbox sender if anything was queued. It holds no truth
+the database in one transaction (training reminders: ``bot.reminders.enqueue_due_reminders``;
+the pushes of mutation stage changes nobody was told of yet: ``bot.mutations.process_events``,
+e.g. left by a crash, by an import on the command line while the bot was down, or by another
+process), commits, and wakes the outbox sender if anything was queued. It holds no truth
 itself: what is due is computed from the database and every message has an idempotency key,
 so a restart (or a second process on the same PostgreSQL) loses and doubles nothing. The
 previous tick's time is kept only to bound the log of dropped reminders.
@@ -26,6 +28,7 @@ from zoneinfo import ZoneInfo
 from telegram.ext import Application, CallbackContext, Job
 
 from bot.delivery import application_now, get_sender
+from bot.mutations import process_events
 from bot.reminders import enqueue_due_reminders
 
 log = logging.getLogger(__name__)
@@ -36,8 +39,9 @@ EXTRAS_LAST_TICK = "scheduler_last_tick"
 
 
 async def run_tick(application: Application, now: dt.datetime | None = None) -> int:
-    """One tick: queue what is due at ``now`` (default: the application's clock); how many
-    messages were queued. Never raises: a failure is logged and the next tick retries."""
+    """One tick: queue what is due at ``now`` (default: the application's clock): training
+    reminders and the notices of pending stage changes; how many messages were queued.
+    Never raises: a failure is logged and the next tick retries."""
     data = application.bot_data
     if data.settings is None or data.sessionmaker is None:
         log.warning("scheduler tick skipped: the database is not open")
@@ -52,6 +56,7 @@ async def run_tick(application: Application, now: dt.datetime | None = None) -> 
                 now,
                 last_tick=last_tick if isinstance(last_tick, dt.datetime) else None,
             )
+            queued += await process_events(session, data.settings, now=now)
     except Exception:
         log.exception("scheduler tick failed; the next tick retries")
         return 0

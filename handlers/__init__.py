@@ -16,7 +16,9 @@ from handlers import (
     errors,
     fallback,
     help,
+    hr_mutations,
     language,
+    mutation_status,
     profile,
     reachability,
     start,
@@ -36,6 +38,8 @@ def register_all(application: Application) -> None:
     reachability.register(application)
     uploads.register(application)
     trainings.register(application)
+    hr_mutations.register(application)
+    mutation_status.register(application)
     delivery_status.register(application)
     errors.register(application)
     fallback.register(application)  # last: only what no capability took

@@ -21,13 +21,13 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.context import BotContext
 from bot.i18n import N_, Translator
 from bot.menus import Audience
 from handlers.access import require, stale_button
+from handlers.replies import edit_html
 from storage.models import utcnow
 from storage.repositories.outbox import (
     OutboxRepository,
@@ -217,21 +217,11 @@ async def render_uncertain(context: BotContext) -> tuple[str, InlineKeyboardMark
     return "\n".join(lines), InlineKeyboardMarkup(keyboard)
 
 
-async def _edit(update: Update, text: str, keyboard: InlineKeyboardMarkup) -> None:
-    query = update.callback_query
-    assert query is not None
-    try:
-        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
-    except BadRequest as exc:
-        if "not modified" not in exc.message.lower():
-            raise
-
-
 async def _show_list_again(update: Update, context: BotContext, alert: str) -> None:
     query = update.callback_query
     assert query is not None
     await query.answer(alert, show_alert=True)
-    await _edit(update, *await render_uncertain(context))
+    await edit_html(update, *await render_uncertain(context))
 
 
 async def resolve_one(update: Update, context: BotContext, outbox_id: int, resend: bool) -> None:
@@ -246,7 +236,7 @@ async def resolve_one(update: Update, context: BotContext, outbox_id: int, resen
         await _show_list_again(update, context, t("This button is no longer valid."))
         return
     await query.answer(t("It will be sent again.") if resend else t("Ignored."))
-    await _edit(update, *await render_uncertain(context))
+    await edit_html(update, *await render_uncertain(context))
 
 
 async def resolve_all(
@@ -274,7 +264,7 @@ async def resolve_all(
     else:
         answer = t.ngettext("{n} message ignored.", "{n} messages ignored.", done)
     await query.answer(answer)
-    await _edit(update, *await render_uncertain(context))
+    await edit_html(update, *await render_uncertain(context))
 
 
 # ---------------------------------------------------------------------------- buttons
@@ -290,12 +280,12 @@ async def on_button(update: Update, context: BotContext) -> None:
     match action, numbers:
         case "home", []:
             await query.answer()
-            await _edit(update, *await render_figures(context))
+            await edit_html(update, *await render_figures(context))
         case "xlsx", []:
             await send_unreachable(update, context)
         case "list", []:
             await query.answer()
-            await _edit(update, *await render_uncertain(context))
+            await edit_html(update, *await render_uncertain(context))
         case (("r" | "i"), [outbox_id]):
             await resolve_one(update, context, outbox_id, resend=action == "r")
         case (("ra" | "ia"), [up_to_id, expected]) if expected > 0:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from html import escape
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,7 +31,9 @@ from telegram.ext import (
 )
 
 from bot.context import BotContext
+from handlers.access import stale_button
 from handlers.account import load_account
+from handlers.replies import edit_html
 from storage.repositories.drafts import DraftRepository, DraftState
 
 ROUTER_GROUP = -2
@@ -83,6 +86,22 @@ async def route(update: Update, context: BotContext) -> None:
 async def nothing_to_cancel(update: Update, context: BotContext) -> None:
     assert update.effective_message is not None
     await update.effective_message.reply_text(context.t("There is nothing to cancel."))
+
+
+async def stop_button(update: Update, context: BotContext, flow: str | None) -> None:
+    """A conversation's "✖ Cancel" button: drop the presser's draft of ``flow`` and say so in
+    the pressed message; without such a draft (or an unknown ``flow``) a stale-button alert."""
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and user is not None
+    removed = False
+    if flow is not None:
+        async with context.session() as session:
+            removed = await DraftRepository(session).clear(user.id, flow)
+    if not removed:
+        await stale_button(update, context)
+        return
+    await query.answer()
+    await edit_html(update, escape(context.t("Cancelled. Nothing was changed.")), None)
 
 
 async def begin(

@@ -26,9 +26,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.context import BotContext
@@ -64,7 +64,8 @@ from bot.trainings import (
     when_text,
 )
 from handlers.access import refuse, require, stale_button
-from handlers.flows import Flow, begin, register_flow
+from handlers.flows import Flow, begin, register_flow, stop_button
+from handlers.replies import edit_html, markup, send_html
 from storage.models import utcnow
 from storage.repositories.drafts import DraftRepository, DraftState
 from storage.repositories.trainings import (
@@ -116,39 +117,12 @@ FIELD_LABELS = {
 
 
 # --------------------------------------------------------------------------- small helpers
-def markup(rows: Buttons) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(text, callback_data=data) for text, data in row] for row in rows]
-    )
-
-
 def _zone(context: BotContext) -> ZoneInfo:
     return ZoneInfo(context.settings.timezone)
 
 
 def _moment(value: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(value) if value else None
-
-
-async def _edit(update: Update, text: str, reply_markup: InlineKeyboardMarkup | None) -> None:
-    """Edit the pressed message; an unchanged message is not an error."""
-    assert update.callback_query is not None
-    try:
-        await update.callback_query.edit_message_text(
-            text, parse_mode=ParseMode.HTML, reply_markup=reply_markup
-        )
-    except BadRequest as exc:
-        if "not modified" not in str(exc).lower():
-            raise
-
-
-async def _send(
-    update: Update, context: BotContext, text: str, reply_markup: InlineKeyboardMarkup | None
-) -> None:
-    assert update.effective_chat is not None
-    await context.bot.send_message(
-        update.effective_chat.id, text, parse_mode=ParseMode.HTML, reply_markup=reply_markup
-    )
 
 
 def _typed(update: Update) -> str:
@@ -193,7 +167,7 @@ async def _history(update: Update, context: BotContext, employee_id: int) -> Non
         items = await TrainingRepository(session).history_for_employee(employee_id)
     await query.answer()
     if not items:
-        await _send(update, context, escape(t("You have no past trainings yet.")), None)
+        await send_html(update, context, escape(t("You have no past trainings yet.")), None)
         return
     heading = t("Your past trainings:")
     lines = [f"<b>{escape(heading)}</b>"]
@@ -209,7 +183,7 @@ async def _history(update: Update, context: BotContext, employee_id: int) -> Non
             "🗓 " + escape(when_text(training, t)),
             escape(status),
         ]
-    await _send(update, context, "\n".join(lines), None)
+    await send_html(update, context, "\n".join(lines), None)
 
 
 def _answerable(item: Participation | None, now: dt.datetime) -> bool:
@@ -280,7 +254,7 @@ async def on_answer(update: Update, context: BotContext) -> None:
             max=t.number(REASON_MAX),
         )
         skip = markup([[(t("⏭ Skip"), f"{ANSWER_PREFIX}{training_id}:lewati")]])
-        await _send(update, context, prompt, skip)
+        await send_html(update, context, prompt, skip)
         return
     await query.answer(
         t("Thank you. Your answer is saved: attending.")
@@ -288,7 +262,7 @@ async def on_answer(update: Update, context: BotContext) -> None:
         else t("Thank you. Your answer is saved: not attending.")
     )
     text, keyboard = my_card(mine, t)
-    await _edit(update, text, keyboard)
+    await edit_html(update, text, keyboard)
 
 
 async def absence_text(update: Update, context: BotContext, draft: DraftState) -> None:
@@ -779,7 +753,7 @@ async def _choose_unit(
     await _save_step(context, update.effective_user.id, FLOW_NEW, CONFIRM, data)
     text, keyboard = await summary_view(context, data)
     await update.callback_query.answer()
-    await _edit(update, text, keyboard)
+    await edit_html(update, text, keyboard)
 
 
 async def hr_cancel_flow(update: Update, context: BotContext, draft: DraftState) -> None:
@@ -962,7 +936,7 @@ async def _hr_list(update: Update, context: BotContext, args: list[str]) -> None
     assert update.callback_query is not None
     text, keyboard = await hr_list_view(context)
     await update.callback_query.answer()
-    await _edit(update, text, keyboard)
+    await edit_html(update, text, keyboard)
 
 
 async def _hr_open(update: Update, context: BotContext, args: list[str]) -> None:
@@ -974,7 +948,7 @@ async def _hr_open(update: Update, context: BotContext, args: list[str]) -> None
         return
     text, keyboard = hr_card_view(card, context.t)
     await update.callback_query.answer()
-    await _edit(update, text, keyboard)
+    await edit_html(update, text, keyboard)
 
 
 async def _hr_xlsx(update: Update, context: BotContext, args: list[str]) -> None:
@@ -1034,7 +1008,7 @@ async def _start_change(update: Update, context: BotContext, args: list[str], fl
         )
         text = prompt + "\n" + escape(t("Send /batal to stop."))
         keyboard = markup([[(t("↩ No, keep it"), "hrl:stop:c")]])
-    await _send(update, context, text, keyboard)
+    await send_html(update, context, text, keyboard)
 
 
 async def _take_confirmed(
@@ -1090,7 +1064,7 @@ async def _hr_move_confirmed(update: Update, context: BotContext, args: list[str
             card_html(moved, t, with_code=True),
         ]
     )
-    await _edit(update, text, markup([[(t("↩ Back to the training"), f"hrl:open:{moved.id}")]]))
+    await edit_html(update, text, markup([[(t("↩ Back to the training"), f"hrl:open:{moved.id}")]]))
 
 
 async def _hr_cancel_confirmed(update: Update, context: BotContext, args: list[str]) -> None:
@@ -1126,23 +1100,12 @@ async def _hr_cancel_confirmed(update: Update, context: BotContext, args: list[s
             card_html(cancelled, t, with_code=True),
         ]
     )
-    await _edit(update, text, markup([[(t("↩ List"), "hrl:list")]]))
+    await edit_html(update, text, markup([[(t("↩ List"), "hrl:list")]]))
 
 
 async def _hr_stop(update: Update, context: BotContext, args: list[str]) -> None:
-    query, user = update.callback_query, update.effective_user
-    assert query is not None and user is not None
-    flow = FLOW_CODES.get(args[0]) if len(args) == 1 else None
-    if flow is None:
-        await stale_button(update, context)
-        return
-    async with context.session() as session:
-        removed = await DraftRepository(session).clear(user.id, flow)
-    if not removed:
-        await stale_button(update, context)
-        return
-    await query.answer()
-    await _edit(update, escape(context.t("Cancelled. Nothing was changed.")), None)
+    """``stop:<flow code>``: leave the flow, nothing saved."""
+    await stop_button(update, context, FLOW_CODES.get(args[0]) if len(args) == 1 else None)
 
 
 async def _new_draft(
@@ -1166,7 +1129,7 @@ async def _hr_new(update: Update, context: BotContext, args: list[str]) -> None:
         await begin(context, session, user.id, FLOW_NEW, "title", {})
     await query.answer()
     text, keyboard = new_step_view(context, "title", {})
-    await _send(update, context, text, keyboard)
+    await send_html(update, context, text, keyboard)
 
 
 async def _hr_back(update: Update, context: BotContext, args: list[str]) -> None:
@@ -1192,7 +1155,7 @@ async def _hr_back(update: Update, context: BotContext, args: list[str]) -> None
     else:
         text, keyboard = new_step_view(context, target, data)
     await update.callback_query.answer()
-    await _edit(update, text, keyboard)
+    await edit_html(update, text, keyboard)
 
 
 async def _hr_units(update: Update, context: BotContext, args: list[str]) -> None:
@@ -1206,7 +1169,7 @@ async def _hr_units(update: Update, context: BotContext, args: list[str]) -> Non
     assert update.callback_query is not None
     text, keyboard = await units_view(context, page)
     await update.callback_query.answer()
-    await _edit(update, text, keyboard)
+    await edit_html(update, text, keyboard)
 
 
 async def _hr_unit(update: Update, context: BotContext, args: list[str]) -> None:
@@ -1228,7 +1191,7 @@ async def _hr_edit(update: Update, context: BotContext, args: list[str]) -> None
     assert update.callback_query is not None
     text, keyboard = edit_menu_view(context.t)
     await update.callback_query.answer()
-    await _edit(update, text, keyboard)
+    await edit_html(update, text, keyboard)
 
 
 async def _hr_summary(update: Update, context: BotContext, args: list[str]) -> None:
@@ -1238,7 +1201,7 @@ async def _hr_summary(update: Update, context: BotContext, args: list[str]) -> N
     assert update.callback_query is not None
     text, keyboard = await summary_view(context, dict(draft.data))
     await update.callback_query.answer()
-    await _edit(update, text, keyboard)
+    await edit_html(update, text, keyboard)
 
 
 async def _hr_field(update: Update, context: BotContext, args: list[str]) -> None:
@@ -1253,7 +1216,7 @@ async def _hr_field(update: Update, context: BotContext, args: list[str]) -> Non
     await _save_step(context, draft.telegram_user_id, FLOW_NEW, args[0], data)
     text, keyboard = new_step_view(context, args[0], data)
     await update.callback_query.answer()
-    await _edit(update, text, keyboard)
+    await edit_html(update, text, keyboard)
 
 
 async def _hr_save(update: Update, context: BotContext, args: list[str]) -> None:
@@ -1296,7 +1259,7 @@ async def _hr_save(update: Update, context: BotContext, args: list[str]) -> None
     if problem is not None:
         await query.answer()
         text, keyboard = new_step_view(context, problem[0], data, note=problem[1])
-        await _edit(update, text, keyboard)
+        await edit_html(update, text, keyboard)
         return
     assert training is not None
     await query.answer(t("Saved."))
@@ -1313,7 +1276,7 @@ async def _hr_save(update: Update, context: BotContext, args: list[str]) -> None
             card_html(training, t, with_code=True),
         ]
     )
-    await _edit(update, text, markup([[(t("📋 Open"), f"hrl:open:{training.id}")]]))
+    await edit_html(update, text, markup([[(t("📋 Open"), f"hrl:open:{training.id}")]]))
 
 
 _HR_ACTIONS = {

@@ -5,6 +5,11 @@ is checked first and nothing is written from a file with any problem. The kind o
 recognised from the column headers, or asked with buttons (``impor:<upload id>:<kind>``).
 The report comes back in chat; a long list of problems also comes as an XLSX file.
 
+After a mutations file is imported, its stage changes are told at once: the importer leaves
+them pending, and ``bot.mutation_notices.tell_pending`` queues the pushes (the employee's
+card, the new and old supervisors at ``pelantikan``) in transactions of their own, then the
+outbox sender is woken. If that fails, the import stands and the scheduler's tick tells them.
+
 Only HR administrators may upload; the role is checked again when a button is pressed, and
 the button must belong to the presser's own upload, still pending (``callback_data`` never
 grants anything).
@@ -28,8 +33,10 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 
 from bot.cli import KIND_NAMES
 from bot.context import BotContext
+from bot.delivery import application_now
 from bot.i18n import N_, Translator
 from bot.menus import Audience
+from bot.mutation_notices import tell_pending
 from handlers.access import require, stale_button
 from storage.importers import (
     MAX_FILE_BYTES,
@@ -266,7 +273,42 @@ async def run_import(
         "updated": result.updated,
         "unchanged": result.unchanged,
     }
-    return Report(success_text(result, t), IMPORTED, outcome)
+    text = success_text(result, t)
+    if result.kind is ImportKind.MUTATIONS:
+        queued = await tell_stage_changes(context)
+        outcome["notices"] = queued
+        if queued:
+            text += "\n" + escape(notices_text(queued, t))
+    return Report(text, IMPORTED, outcome)
+
+
+def notices_text(queued: int, t: Translator) -> str:
+    return t.ngettext(
+        "{n} notice about the stage changes will be sent.",
+        "{n} notices about the stage changes will be sent.",
+        queued,
+    )
+
+
+async def tell_stage_changes(context: BotContext) -> int:
+    """Queue the pushes of the stage changes an import left pending, wake the sender; how
+    many messages were queued. A failure is logged: the scheduler's tick retries."""
+    assert context.bot_data.sessionmaker is not None
+
+    def wake(queued: int) -> None:
+        if queued:
+            context.wake_sender()
+
+    try:
+        return await tell_pending(
+            context.bot_data.sessionmaker,
+            context.settings,
+            now=application_now(context.application),
+            after_batch=wake,
+        )
+    except Exception:
+        log.exception("stage changes of an import not told yet; the scheduler's tick will")
+        return 0
 
 
 # --------------------------------------------------------------------------- helpers

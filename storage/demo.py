@@ -6,7 +6,8 @@
   (unit head -> 2-4 mid-level officials -> staff; unit heads report to the Sekretaris
   Daerah, who reports to nobody), about 15 % PPPK, valid NIPs and unique phones;
 * about 36 mutations covering every stage, each with a consistent stage history
-  recorded by the HR admin;
+  recorded by the HR admin; the history counts as told (``notified_at`` = the change's
+  time), so loading the demo pushes nothing;
 * 8 training sessions, past ones with attendance, upcoming ones in the next weeks;
 * the last three monthly SKP periods (locked, mostly submitted) and the current one
   (open, a few drafts, most not started);
@@ -1608,6 +1609,7 @@ async def _write_mutations(
                 changed_by_id=admin.id,
                 changed_by_label=admin.name,
                 note=event.note,
+                notified_at=event.at,  # history: loading the demo tells nobody
             )
             for event in move.events
         ]

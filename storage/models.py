@@ -142,8 +142,16 @@ class Mutation(TimestampMixin, Base):
     sk_date: Mapped[dt.date | None] = mapped_column(Date)
     tmt_date: Mapped[dt.date | None] = mapped_column(Date)
     note: Mapped[str | None] = mapped_column(Text)
+    # While ``dikembalikan``: the documents to hand in, one per line.
+    missing_documents: Mapped[str | None] = mapped_column(Text)
+    # When the inauguration (pelantikan) is planned, once known.
+    inauguration_at: Mapped[dt.datetime | None]
+    # The supervisor in the new post; unset: the head of the target unit (bot.mutations).
+    to_supervisor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("employees.id", ondelete="SET NULL")
+    )
 
-    employee: Mapped[Employee] = relationship()
+    employee: Mapped[Employee] = relationship(foreign_keys=[employee_id])
     events: Mapped[list[MutationEvent]] = relationship(
         back_populates="mutation", order_by="MutationEvent.id"
     )
@@ -164,6 +172,8 @@ class MutationEvent(Base):
     changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id"))
     changed_by_label: Mapped[str] = mapped_column(String(100), default="")
     note: Mapped[str | None] = mapped_column(Text)
+    # When the people concerned were told (queued in the outbox); NULL: not yet.
+    notified_at: Mapped[dt.datetime | None] = mapped_column(index=True)
 
     mutation: Mapped[Mutation] = relationship(back_populates="events")
 

@@ -12,7 +12,8 @@ Headers
     - employees: ``NIP, Nama, Jenis (PNS/PPPK), Jabatan, Golongan, Unit Kerja, NIP Atasan,
       No HP`` (Golongan, NIP Atasan and No HP optional)
     - mutations: ``NIP, Jenis Mutasi, Unit Asal, Jabatan Asal, Unit Tujuan, Jabatan Tujuan,
-      Tahap, No SK, Tanggal SK, TMT, Catatan``
+      Tahap, No SK, Tanggal SK, TMT, Catatan, Dokumen Kurang, Jadwal Pelantikan, NIP Atasan
+      Baru`` (a changed stage is checked by the stage machine: see ``mutations``)
     - trainings (one row per participant): ``Kode, Judul, Mulai, Selesai, Tempat, NIP``
 
 Dates and times

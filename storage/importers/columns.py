@@ -55,6 +55,19 @@ COLUMNS: dict[ImportKind, tuple[Column, ...]] = {
         Column("sk_date", "Tanggal SK", required=False),
         Column("tmt", "TMT", required=False),
         Column("note", "Catatan", required=False),
+        Column(
+            "documents",
+            "Dokumen Kurang",
+            required=False,
+            aliases=("Dokumen yang Kurang", "Kekurangan Dokumen", "Berkas Kurang"),
+        ),
+        Column(
+            "inauguration",
+            "Jadwal Pelantikan",
+            required=False,
+            aliases=("Waktu Pelantikan", "Tanggal Pelantikan"),
+        ),
+        Column("new_supervisor", "NIP Atasan Baru", required=False, aliases=("Atasan Baru",)),
     ),
     ImportKind.TRAININGS: (
         Column("code", "Kode"),

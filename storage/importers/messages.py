@@ -94,6 +94,24 @@ REQUIRED_AT_STAGE = N_("Required when the stage is {stage}.")
 DUPLICATE_MUTATION = N_(
     "The same mutation (NIP, type, target unit and position) appears more than once (rows {rows})."
 )
+STAGE_NOT_ALLOWED = N_(
+    "The mutation is at stage {current}; a file cannot move it to {target}. A file may move a "
+    "mutation forward along its path (skipping steps), return it from verifikasi "
+    "(dikembalikan) or cancel it before pelantikan, but never move it back."
+)
+STAGE_FINAL = N_(
+    "The mutation is already at stage {current}, which is final; it cannot move to {target}."
+)
+STAGE_NOT_FOR_TYPE = N_(
+    "Stage {stage} is only for a transfer between agencies (Jenis Mutasi: Mutasi antar-instansi)."
+)
+SK_DATE_IN_FUTURE = N_("The SK date {date} is in the future (today is {today}).")
+TMT_BEFORE_SK_DATE = N_("The TMT {tmt} is before the SK date {sk_date}.")
+TOO_MANY_DOCUMENTS = N_(
+    "Too many documents ({count}): list at most {max}, one per line or separated by semicolons."
+)
+DOCUMENT_TOO_LONG = N_("Each document may have at most {max} characters.")
+NEW_SUPERVISOR_IS_EMPLOYEE = N_("The new supervisor cannot be the employee being transferred.")
 
 # --- trainings ------------------------------------------------------------------------------
 END_NOT_AFTER_START = N_("The end must be after the start.")

@@ -79,6 +79,7 @@ async def test_linked_employee_gets_a_personal_greeting_and_menu(live_bot: LiveB
         "start",
         "help",
         "bahasa",
+        "status",
         "saya",
         "pelatihan",
     ]

@@ -50,6 +50,7 @@ async def test_start_from_linked_employee_greets_by_name_with_escaped_html(captu
         "start",
         "help",
         "bahasa",
+        "status",
         "saya",
         "pelatihan",
     ]

@@ -128,7 +128,7 @@ async def test_stage_change_updates_and_records_an_event(sessionmaker, people):
     later = mutation(
         stage="SK Terbit",
         sk_number="800/123/BKPSDM-2026",
-        sk_date="05/03/2026",
+        sk_date="25/02/2026",  # not after TODAY (2026-03-02): a decree is not dated ahead
         tmt="2026-04-01",
         note="SK ditandatangani",
     )
@@ -139,7 +139,7 @@ async def test_stage_change_updates_and_records_an_event(sessionmaker, people):
     assert (after.stage, after.sk_number, after.sk_date, after.tmt_date) == (
         "sk_terbit",
         "800/123/BKPSDM-2026",
-        dt.date(2026, 3, 5),
+        dt.date(2026, 2, 25),
         dt.date(2026, 4, 1),
     )
     assert after.stage_changed_at > before.stage_changed_at
@@ -190,13 +190,13 @@ async def test_xlsx_date_cells(sessionmaker, people):
     row = mutation(
         stage="pelantikan",
         sk_number="800/9",
-        sk_date=dt.datetime(2026, 3, 5),
+        sk_date=dt.datetime(2026, 2, 5),
         tmt=dt.date(2026, 4, 1),
     )
     result = await run(sessionmaker, xlsx_bytes([MUTATION_HEADERS, row]), filename="m.xlsx")
     assert result.ok, lines(result)
     (stored,) = await mutations(sessionmaker)
-    assert (stored.sk_date, stored.tmt_date) == (dt.date(2026, 3, 5), dt.date(2026, 4, 1))
+    assert (stored.sk_date, stored.tmt_date) == (dt.date(2026, 2, 5), dt.date(2026, 4, 1))
 
 
 @pytest.mark.parametrize(
@@ -219,7 +219,7 @@ async def test_impossible_date(sessionmaker, people):
 
 async def test_decree_details_required_from_sk_terbit(sessionmaker, people):
     result = await run(
-        sessionmaker, mutations_file(mutation(stage="selesai", sk_date="05/03/2026"))
+        sessionmaker, mutations_file(mutation(stage="selesai", sk_date="05/02/2026"))
     )
     assert [(i.row, i.column, i.message, i.params) for i in result.issues] == [
         (2, "No SK", m.REQUIRED_AT_STAGE, {"stage": "selesai"}),

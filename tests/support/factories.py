@@ -43,3 +43,33 @@ async def add_unit_with_staff(
         session.add_all([unit, boss, staff])
         await session.flush()
         return boss.id, staff.id
+
+
+NIP_TARGET_HEAD = "197203152000031002"
+NIP_TARGET_CLERK = "199001012015051003"
+
+
+def add_target_unit(
+    session: AsyncSession, *, head_telegram_id: int | None = None, clerk_name: str = "Andi"
+) -> tuple[Unit, Employee, Employee]:
+    """Bappeda, where mutations go: its head supervises one clerk; returns (unit, head, clerk).
+
+    Added to ``session`` (the caller flushes or commits).
+    """
+    unit = Unit(name="Bappeda")
+    head = Employee(
+        nip=NIP_TARGET_HEAD,
+        name="Dra. Fitri Yanti",
+        position="Kepala Bappeda",
+        unit=unit,
+        telegram_user_id=head_telegram_id,
+    )
+    clerk = Employee(
+        nip=NIP_TARGET_CLERK,
+        name=clerk_name,
+        position="Pengadministrasi",
+        unit=unit,
+        supervisor=head,
+    )
+    session.add_all([unit, head, clerk])
+    return unit, head, clerk
