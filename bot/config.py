@@ -11,6 +11,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.i18n import SUPPORTED_LANGUAGES
+from bot.rules.skp import BehaviourRule
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/bot.db"
 # What @BotFather hands out: the bot's numeric id, a colon, a 35-character secret.
@@ -66,6 +67,12 @@ class Settings(BaseSettings):
     scheduler_tick_seconds: int = Field(default=30, ge=1, le=600)
     # HR's mutation overview lists the mutations that stayed longer in one stage.
     mutation_stuck_days: int = Field(default=14, ge=1, le=365)
+    # Monthly evaluation (SKP): period M opens on this day of M and closes on the n-th
+    # working day of M+1; how Perilaku Kerja is summarised; a silent conversation pauses.
+    evaluation_opens_day: int = Field(default=1, ge=1, le=28)
+    evaluation_deadline_working_day: int = Field(default=5, ge=1, le=15)
+    behaviour_rule: BehaviourRule = BehaviourRule.MAJORITY
+    evaluation_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
 
     @field_validator("database_url")
     @classmethod

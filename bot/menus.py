@@ -35,6 +35,8 @@ COMMANDS: list[Command] = [
     Command("help", N_("What this bot can do for you")),
     Command("bahasa", N_("Choose the language (Bahasa Indonesia / English)")),
     Command("status", N_("Where my transfer (mutasi) stands"), Audience.LINKED),
+    Command("kinerja", N_("My monthly performance results"), Audience.LINKED),
+    Command("nilai", N_("Rate my staff for this month (SKP)"), Audience.SUPERVISOR),
     Command("saya", N_("My employee card"), Audience.LINKED),
     Command("pelatihan", N_("My trainings: schedule and attendance"), Audience.LINKED),
     Command("cari", N_("Find an employee by NIP or name"), Audience.HR_ADMIN),
@@ -42,6 +44,10 @@ COMMANDS: list[Command] = [
         "hr_pelatihan", N_("Trainings: create, move, cancel, attendance list"), Audience.HR_ADMIN
     ),
     Command("hr_mutasi", N_("Mutations: overview, move to the next stage, new"), Audience.HR_ADMIN),
+    Command(
+        "hr_rekap", N_("Evaluations: progress, pending supervisors, download"), Audience.HR_ADMIN
+    ),
+    Command("hr_pembinaan", N_("Staff flagged for coaching; assign a training"), Audience.HR_ADMIN),
     Command("hr_impor", N_("Upload employee, mutation or training data"), Audience.HR_ADMIN),
     Command("hr_lepas", N_("Unlink an employee's Telegram account"), Audience.HR_ADMIN),
     Command("hr_admin", N_("Grant or withdraw the HR admin role"), Audience.HR_ADMIN),

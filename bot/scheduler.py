@@ -9,6 +9,11 @@ itself: what is due is computed from the database and every message has an idemp
 so a restart (or a second process on the same PostgreSQL) loses and doubles nothing. The
 previous tick's time is kept only to bound the log of dropped reminders.
 
+The monthly evaluation reminders (``bot.evaluation_reminders``: period opened, deadline near,
+what is missing after it; working days from 08:00 WIB) are queued in the same transaction.
+Evaluation conversations idle for ``EVALUATION_IDLE_MINUTES`` are paused politely
+(``bot.evaluation_idle``).
+
 Time zones: the JobQueue's scheduler is configured with ``TIMEZONE`` (Asia/Jakarta) before
 it starts, and every job also gets it explicitly (``job_kwargs["timezone"]``), so nothing
 depends on the host's zone. The job runs one instance at a time (``max_instances=1``), runs
@@ -28,6 +33,8 @@ from zoneinfo import ZoneInfo
 from telegram.ext import Application, CallbackContext, Job
 
 from bot.delivery import application_now, get_sender
+from bot.evaluation_idle import pause_idle
+from bot.evaluation_reminders import enqueue_evaluation_reminders
 from bot.mutations import process_events
 from bot.reminders import enqueue_due_reminders
 
@@ -57,6 +64,8 @@ async def run_tick(application: Application, now: dt.datetime | None = None) -> 
                 last_tick=last_tick if isinstance(last_tick, dt.datetime) else None,
             )
             queued += await process_events(session, data.settings, now=now)
+            queued += await enqueue_evaluation_reminders(session, data.settings, now)
+            queued += await pause_idle(session, data.settings, now)
     except Exception:
         log.exception("scheduler tick failed; the next tick retries")
         return 0

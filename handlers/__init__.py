@@ -11,14 +11,18 @@ from telegram.ext import Application
 from handlers import (
     account,
     audit,
+    coaching,
     delivery_status,
     directory,
     errors,
+    evaluations,
     fallback,
     help,
     hr_mutations,
+    hr_recap,
     language,
     mutation_status,
+    performance,
     profile,
     reachability,
     start,
@@ -41,5 +45,9 @@ def register_all(application: Application) -> None:
     hr_mutations.register(application)
     mutation_status.register(application)
     delivery_status.register(application)
+    evaluations.register(application)
+    coaching.register(application)
+    performance.register(application)
+    hr_recap.register(application)
     errors.register(application)
     fallback.register(application)  # last: only what no capability took

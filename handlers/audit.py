@@ -24,6 +24,18 @@ ACTION_NAMES = {
     "import": N_("imported a file"),
     "activation_codes_issued": N_("issued activation codes"),
     "demo_load": N_("loaded the demo data"),
+    "day_off_add": N_("added a day off"),
+    "day_off_remove": N_("removed a day off"),
+    "training_created": N_("created a training"),
+    "training_moved": N_("moved a training"),
+    "training_cancelled": N_("cancelled a training"),
+    "mutation_created": N_("proposed a mutation"),
+    "mutation_stage": N_("moved a mutation to another stage"),
+    "employee_moved": N_("moved an employee to a new unit (mutation)"),
+    "evaluation_submitted": N_("submitted a performance evaluation"),
+    "evaluation_refused": N_("was refused rating someone who is not a direct report"),
+    "evaluation_reopened": N_("reopened a performance evaluation period"),
+    "coaching_assigned": N_("assigned a coaching training"),
 }
 
 

@@ -91,7 +91,7 @@ from bot.rules.stages import (
 from bot.trainings import nip_problem_text, parse_moment, parse_nips
 from handlers.access import refuse, require, stale_button
 from handlers.flows import Flow, begin, register_flow, stop_button
-from handlers.replies import Buttons, edit_html, markup, send_html
+from handlers.replies import Buttons, button_router, edit_html, markup, send_html
 from storage.exports.mutations import (
     days_in_stage,
     ordered_counts,
@@ -1190,16 +1190,7 @@ _ACTIONS = {
 }
 
 
-@require(Audience.HR_ADMIN)
-async def on_button(update: Update, context: BotContext) -> None:
-    query = update.callback_query
-    assert query is not None
-    match = _BUTTON.match(query.data or "")
-    handler = _ACTIONS.get(match[1]) if match is not None else None
-    if match is None or handler is None:
-        await stale_button(update, context)
-        return
-    await handler(update, context, [a for a in match[2].split(":") if a])
+on_button = require(Audience.HR_ADMIN)(button_router(_BUTTON, _ACTIONS))
 
 
 FLOWS = (

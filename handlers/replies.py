@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-__all__ = ["Buttons", "edit_html", "markup", "send_html"]
+__all__ = ["Buttons", "button_router", "edit_html", "markup", "send_html"]
+
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
@@ -10,6 +14,7 @@ from telegram.error import BadRequest
 
 from bot.context import BotContext
 from bot.trainings import Buttons  # rows of (label, callback_data): a keyboard as plain data
+from handlers.access import stale_button
 
 
 def markup(rows: Buttons) -> InlineKeyboardMarkup:
@@ -43,3 +48,32 @@ async def send_html(
     await context.bot.send_message(
         update.effective_chat.id, text, parse_mode=ParseMode.HTML, reply_markup=reply_markup
     )
+
+
+ButtonAction = Callable[[Update, BotContext, list[Any]], Awaitable[None]]
+
+
+def button_router(
+    pattern: re.Pattern[str], actions: Mapping[str, ButtonAction], *, numbers: bool = False
+) -> Callable[[Update, BotContext], Awaitable[None]]:
+    """One callback for a capability's buttons: ``pattern`` captures the action name and
+    ``:``-separated arguments (``numbers``: as integers); anything else is a stale button."""
+
+    async def route(update: Update, context: BotContext) -> None:
+        query = update.callback_query
+        assert query is not None
+        match = pattern.match(query.data or "")
+        action = actions.get(match[1]) if match is not None else None
+        if match is None or action is None:
+            await stale_button(update, context)
+            return
+        parts = [part for part in match[2].split(":") if part]
+        args: list[Any] = parts
+        if numbers:
+            if not all(part.isdigit() for part in parts):
+                await stale_button(update, context)
+                return
+            args = [int(part) for part in parts]
+        await action(update, context, args)
+
+    return route

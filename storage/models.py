@@ -229,6 +229,21 @@ class EvaluationPeriod(Base):
     status: Mapped[str] = mapped_column(String(10), default="open")
 
 
+class EvaluationReopening(Base):
+    """HR reopened a locked period for one supervisor (``evaluator_id``) or for all (NULL)."""
+
+    __tablename__ = "evaluation_reopenings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(
+        ForeignKey("evaluation_periods.id", ondelete="CASCADE"), index=True
+    )
+    evaluator_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id"))
+    until: Mapped[dt.date] = mapped_column(Date)  # the last day evaluations are taken again
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class Evaluation(TimestampMixin, Base):
     """A supervisor's monthly rating of one report; a draft until submitted."""
 
@@ -249,6 +264,12 @@ class Evaluation(TimestampMixin, Base):
     feedback: Mapped[str | None] = mapped_column(Text)
     current_step: Mapped[str | None] = mapped_column(String(30))
     submitted_at: Mapped[dt.datetime | None]
+    # Coaching (pembinaan) for a low predicate: the training HR assigned, when and by whom.
+    coaching_training_id: Mapped[int | None] = mapped_column(
+        ForeignKey("trainings.id", ondelete="SET NULL")
+    )
+    coaching_assigned_at: Mapped[dt.datetime | None]
+    coaching_assigned_by_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id"))
 
 
 class OutboxMessage(Base):

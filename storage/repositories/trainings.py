@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, and_, case, exists, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -429,6 +431,21 @@ class TrainingRepository:
         info = await self.get(training.id)
         assert info is not None
         return info
+
+    async def add_participant(self, training_id: int, employee_id: int) -> bool:
+        """Add one participant (answer ``unknown``); ``False`` if they already were one."""
+        bind = self.session.bind
+        dialect = bind.dialect.name if bind is not None else "sqlite"
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = (
+            insert(TrainingParticipant)
+            .values(training_id=training_id, employee_id=employee_id, attendance=UNKNOWN)
+            .on_conflict_do_nothing(
+                index_elements=[TrainingParticipant.training_id, TrainingParticipant.employee_id]
+            )
+            .returning(TrainingParticipant.id)
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none() is not None
 
     async def set_attendance(
         self,

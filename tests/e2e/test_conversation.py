@@ -80,6 +80,7 @@ async def test_linked_employee_gets_a_personal_greeting_and_menu(live_bot: LiveB
         "help",
         "bahasa",
         "status",
+        "kinerja",
         "saya",
         "pelatihan",
     ]

@@ -190,7 +190,7 @@ async def test_menus_and_help_follow_the_role(live_bot: LiveBot, sessionmaker):
     asn_menu = [c["command"] for c in (await client.chat(RINA))["commands"]]
     hr_menu = [c["command"] for c in (await client.chat(HR))["commands"]]
     stranger_menu = [c["command"] for c in (await client.chat(OTHER))["commands"]]
-    assert asn_menu == ["start", "help", "bahasa", "status", "saya", "pelatihan"]
+    assert asn_menu == ["start", "help", "bahasa", "status", "kinerja", "saya", "pelatihan"]
     assert {"cari", "hr_audit", "hr_lepas", "hr_admin", "hr_impor"} <= set(hr_menu)
     assert stranger_menu == ["start", "help", "bahasa"]
 

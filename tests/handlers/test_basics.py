@@ -51,6 +51,7 @@ async def test_start_from_linked_employee_greets_by_name_with_escaped_html(captu
         "help",
         "bahasa",
         "status",
+        "kinerja",
         "saya",
         "pelatihan",
     ]
