@@ -29,6 +29,7 @@ from storage.repositories.codes import (
     hash_code,
     normalize_code,
 )
+from tests.conftest import ON_POSTGRES
 from tests.support.factories import NIP_STAFF, add_unit_with_staff
 
 NOW = dt.datetime(2026, 3, 2, 3, 0, tzinfo=dt.UTC)
@@ -212,8 +213,10 @@ async def test_concurrent_redemptions_only_one_wins(sessionmaker):
 
     async def second_redemption() -> int | None:
         async with sessionmaker() as session, session.begin():
-            # Seen as valid before trying: only the conditional UPDATE can refuse it now.
-            assert await session.scalar(select(ActivationCode.used_at)) is None
+            # On PostgreSQL it is seen as valid before trying: only the conditional UPDATE can
+            # refuse it. SQLite starts every transaction with the write lock, so it waits here.
+            seen_unused = await session.scalar(select(ActivationCode.used_at)) is None
+            assert seen_unused is ON_POSTGRES
             return await ActivationCodeRepository(session).redeem(issued.code, 222, now=LATER)
 
     async with sessionmaker() as first, first.begin():
