@@ -45,6 +45,7 @@ bench: install
 	$(BIN)/python bench/import_bench.py
 	$(BIN)/python bench/delivery_bench.py
 	$(BIN)/python bench/status_bench.py
+	$(BIN)/python bench/evaluation_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

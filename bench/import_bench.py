@@ -46,7 +46,8 @@ RANKS = ["II/c", "III/a", "III/b", "III/c", "III/d", "IV/a", "IV/b"]
 
 # --- data -----------------------------------------------------------------------------------
 def make_rows(count: int, seed: int = 2026) -> list[list[object]]:
-    """Valid employees: PNS and PPPK NIPs, every unit, a supervisor tree, unique phones."""
+    """Valid employees: PNS and PPPK NIPs, every unit, a supervisor tree, unique phones, a
+    TMT Jabatan and (mostly) a Potensi."""
     rng = random.Random(seed)
     rows: list[list[object]] = []
     used: set[str] = set()
@@ -78,6 +79,8 @@ def make_rows(count: int, seed: int = 2026) -> list[list[object]]:
                 unit,
                 supervisor,
                 f"0812{index:08d}",
+                f"{rng.randint(1, 28):02d}/{rng.randint(1, 12):02d}/{rng.randint(2015, 2025)}",
+                rng.choice(("Rendah", "Menengah", "Tinggi", "")),
             ]
         )
     return rows

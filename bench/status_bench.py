@@ -118,7 +118,7 @@ async def seed(database_url: str, employees: int, users: int, seed: int = 2026) 
 
     units = [{"id": n, "name": name} for name, n in unit_ids.items()]
     people, telegram_users = [], []
-    for index, (nip, name, kind, position, rank, unit, boss, phone) in enumerate(rows):
+    for index, (nip, name, kind, position, rank, unit, boss, phone, *_planning) in enumerate(rows):
         person: dict[str, Any] = {
             "id": index + 1,
             "nip": nip,
@@ -149,7 +149,7 @@ async def seed(database_url: str, employees: int, users: int, seed: int = 2026) 
     events: list[dict[str, Any]] = []
 
     def add_mutation(index: int, cancelled: bool) -> None:
-        nip, _name, _kind, position, _rank, unit, _boss, _phone = rows[index]
+        nip, _name, _kind, position, _rank, unit, _boss, _phone, *_planning = rows[index]
         mutation_type = rng.choice(list(MutationType))
         external = mutation_type == MutationType.ANTAR_INSTANSI
         history = _stage_history(rng, external, cancelled)

@@ -247,6 +247,22 @@ class EmulatorClient:
             "/callback_queries", user_id=user_id, message_id=message_id, data=data, forge=forge
         )
 
+    async def press_buttons(
+        self, presses: Iterable[tuple[int, int, str]] | Iterable[tuple[int, int, str, bool]]
+    ) -> dict[str, Any]:
+        """``POST /_emulator/callback_queries/batch``: each ``(user_id, message_id, data)`` (or
+        ``(..., forge)``) pressed at once, checked as :meth:`press_button` checks one (all or
+        nothing). Returns ``{"time": <emulator clock, as in the call log>, "pressed":
+        [{"update_id", "callback_query_id"}, ...]}``."""
+        body = []
+        for press in presses:
+            user_id, message_id, data, *forge = press
+            item: dict[str, Any] = {"user_id": user_id, "message_id": message_id, "data": data}
+            if forge and forge[0]:
+                item["forge"] = True
+            body.append(item)
+        return await self._post("/callback_queries/batch", presses=body)
+
     async def press_button_text(
         self, user_id: int, message_id: int, button_text: str
     ) -> dict[str, Any]:
@@ -368,9 +384,12 @@ class EmulatorClient:
         """``GET /_emulator/callback_answers``: callback queries and the bot's answers."""
         return await self._call("GET", "/callback_answers", params={"chat_id": chat_id})
 
-    async def calls(self, method: str | None = None) -> list[dict[str, Any]]:
-        """``GET /_emulator/calls``: the Bot API call log (optionally one method)."""
-        return await self._call("GET", "/calls", params={"method": method})
+    async def calls(
+        self, method: str | None = None, since: int | None = None
+    ) -> list[dict[str, Any]]:
+        """``GET /_emulator/calls``: the Bot API call log (optionally one method, and only the
+        calls after the one whose ``seq`` is ``since``)."""
+        return await self._call("GET", "/calls", params={"method": method, "since": since})
 
     async def clear_calls(self) -> None:
         """``DELETE /_emulator/calls``."""

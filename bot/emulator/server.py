@@ -363,6 +363,7 @@ class EmulatorServer:
         r.add_post(f"{c}/documents", self._c_send_document)
         r.add_post(f"{c}/photos", self._c_send_photo)
         r.add_post(f"{c}/callback_queries", self._c_press_button)
+        r.add_post(f"{c}/callback_queries/batch", self._c_press_buttons)
         r.add_get(f"{c}/callback_answers", self._c_callback_answers)
         r.add_get(f"{c}/chats", self._c_chats)
         r.add_get(f"{c}/chats/{{chat_id}}", self._c_chat)
@@ -419,8 +420,10 @@ class EmulatorServer:
         params = Params({}, {})
         fault_kind: str | None = None
 
-        def log(status: int, description: str | None) -> None:
-            self._log(log_name, params, status, description, fault_kind, started, started_wall)
+        def log(status: int, description: str | None, result: Any = None) -> None:
+            self._log(
+                log_name, params, status, description, fault_kind, started, started_wall, result
+            )
 
         try:
             if not self.token_ok(token):
@@ -453,7 +456,7 @@ class EmulatorServer:
             status, body = 200, _envelope_ok(outcome.result, outcome.description)
             if fault is not None and fault.kind == "timeout":
                 # Processed (recorded) but the answer comes too late: "uncertain delivery".
-                log(status, None)
+                log(status, None, outcome.result)
                 await self._sleep(fault.effective_delay)
                 return _json_response(body, status)
         except EmulatorError as err:
@@ -462,7 +465,7 @@ class EmulatorServer:
             _LOGGER.exception("emulator failure in %s", log_name)
             status = 500
             body = {"ok": False, "error_code": 500, "description": f"Internal Server Error: {exc}"}
-        log(status, body.get("description"))
+        log(status, body.get("description"), body.get("result"))
         return _json_response(body, status)
 
     def _log(
@@ -474,7 +477,9 @@ class EmulatorServer:
         fault: str | None,
         started: float,
         started_wall: float,
+        result: Any = None,
     ) -> None:
+        message_id = result.get("message_id") if isinstance(result, dict) else None
         self.state.log_call(
             method,
             params.for_log(),
@@ -483,6 +488,7 @@ class EmulatorServer:
             fault,
             duration=time.monotonic() - started,
             started=started_wall,
+            result_message_id=message_id if isinstance(message_id, int) else None,
         )
 
     async def _drop_connection(self, request: web.Request) -> web.StreamResponse:
@@ -903,6 +909,36 @@ class EmulatorServer:
         )
         return {"update_id": update_id, "callback_query_id": record.id}
 
+    @_control
+    async def _c_press_buttons(self, request: web.Request) -> Any:
+        body = await self._body(request, "presses")
+        items = body["presses"]
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise EmulatorError(
+                400, "presses must be a list of {user_id, message_id, data} objects"
+            )
+        batch = []
+        for item in items:
+            if item.get("data") is None:
+                raise EmulatorError(400, "missing field(s): data")
+            batch.append(
+                (
+                    self._int_field(item, "user_id"),
+                    self._int_field(item, "message_id"),
+                    str(item["data"]),
+                    bool(item.get("forge", False)),
+                )
+            )
+        pressed = self.state.press_buttons(batch)
+        # Queued at once, on the clock of the call log: load tests measure answers against it.
+        return {
+            "time": time.time(),
+            "pressed": [
+                {"update_id": update_id, "callback_query_id": record.id}
+                for update_id, record in pressed
+            ],
+        }
+
     @staticmethod
     def _query_int(request: web.Request, name: str) -> int | None:
         value = request.query.get(name)
@@ -958,7 +994,9 @@ class EmulatorServer:
 
     @_control
     async def _c_calls(self, request: web.Request) -> Any:
-        return self.state.call_log(request.query.get("method") or None)
+        return self.state.call_log(
+            request.query.get("method") or None, self._query_int(request, "since")
+        )
 
     @_control
     async def _c_clear_calls(self, request: web.Request) -> Any:

@@ -544,6 +544,7 @@ class CallRecord:
     description: str | None = None
     fault: str | None = None
     duration: float = 0.0
+    result_message_id: int | None = None  # the message a successful call sent or edited
 
     def to_view(self) -> dict[str, Any]:
         """Control-API representation."""
@@ -557,6 +558,7 @@ class CallRecord:
             "description": self.description,
             "fault": self.fault,
             "duration": self.duration,
+            "result_message_id": self.result_message_id,
         }
 
 
@@ -1076,11 +1078,10 @@ class EmulatorState:
         digest = hashlib.sha256(f"{self.bot_id}:{chat_id}".encode()).digest()
         return str(int.from_bytes(digest[:8], "big", signed=True))
 
-    @_synchronized
-    def press_button(
-        self, user_id: int, message_id: int, data: str, forge: bool = False
-    ) -> tuple[int, CallbackQueryRecord]:
-        """The user presses an inline button. Unless ``forge``, ``data`` must be the
+    def _pressable(
+        self, user_id: int, message_id: int, data: str, forge: bool
+    ) -> tuple[Chat, StoredMessage | None]:
+        """The chat and message of a press, checked: unless ``forge``, ``data`` must be the
         callback_data of a button on that (existing, bot-sent) message."""
         chat = self._user_chat(user_id)
         msg = self._message(chat, message_id)
@@ -1089,6 +1090,13 @@ class EmulatorState:
                 raise bad_request(f"message {message_id} not found in chat {chat.id}")
             if data not in msg.callback_data():
                 raise bad_request(f"message {message_id} has no button with callback_data {data!r}")
+        return chat, msg
+
+    def _press(
+        self, chat: Chat, msg: StoredMessage | None, message_id: int, data: str, forge: bool
+    ) -> tuple[int, CallbackQueryRecord]:
+        """Record a (checked) press and queue its ``callback_query`` update."""
+        user_id = chat.user.id
         self._callback_counter += 1
         query_id = str(
             int.from_bytes(
@@ -1120,6 +1128,33 @@ class EmulatorState:
         update_id = self._push_update("callback_query", payload)
         self._changed(chat)
         return update_id, record
+
+    @_synchronized
+    def press_button(
+        self, user_id: int, message_id: int, data: str, forge: bool = False
+    ) -> tuple[int, CallbackQueryRecord]:
+        """The user presses an inline button. Unless ``forge``, ``data`` must be the
+        callback_data of a button on that (existing, bot-sent) message."""
+        chat, msg = self._pressable(user_id, message_id, data, forge)
+        return self._press(chat, msg, message_id, data, forge)
+
+    @_synchronized
+    def press_buttons(
+        self, presses: Iterable[tuple[int, int, str, bool]]
+    ) -> list[tuple[int, CallbackQueryRecord]]:
+        """Several users each press an inline button, all queued at once (load tests): every
+        ``(user_id, message_id, data, forge)`` is checked first as :meth:`press_button` checks
+        it, so an invalid one queues nothing. Returns ``(update_id, record)`` per press, in
+        order."""
+        batch = list(presses)
+        checked = [
+            self._pressable(user_id, message_id, data, forge)
+            for user_id, message_id, data, forge in batch
+        ]
+        return [
+            self._press(chat, msg, message_id, data, forge)
+            for (chat, msg), (_user_id, message_id, data, forge) in zip(checked, batch, strict=True)
+        ]
 
     # ------------------------------------------------------------------ validation helpers
     def parse_formatted(
@@ -1837,6 +1872,7 @@ class EmulatorState:
         fault: str | None = None,
         duration: float = 0.0,
         started: float | None = None,
+        result_message_id: int | None = None,
     ) -> CallRecord:
         """Append to the call log."""
         self._seq += 1
@@ -1850,16 +1886,23 @@ class EmulatorState:
             description=description,
             fault=fault,
             duration=duration,
+            result_message_id=result_message_id,
         )
         self.calls.append(record)
         return record
 
     @_synchronized
-    def call_log(self, method: str | None = None) -> list[dict[str, Any]]:
-        """The call log, optionally only one method (case-insensitive)."""
-        return [
-            c.to_view() for c in self.calls if method is None or c.method.lower() == method.lower()
-        ]
+    def call_log(self, method: str | None = None, since: int | None = None) -> list[dict[str, Any]]:
+        """The call log, optionally only one method (case-insensitive) and only the calls
+        logged after the one numbered ``since`` (``seq``: load tests read what is new)."""
+        calls = self.calls
+        if since is not None:
+            # seq grows by one per call and the log is kept in order: skip the older ones.
+            start = len(calls)
+            while start > 0 and calls[start - 1].seq > since:
+                start -= 1
+            calls = calls[start:]
+        return [c.to_view() for c in calls if method is None or c.method.lower() == method.lower()]
 
     @_synchronized
     def clear_calls(self) -> None:
