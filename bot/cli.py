@@ -37,6 +37,8 @@ KIND_NAMES = {
     "employees": N_("employees"),
     "mutations": N_("mutations"),
     "trainings": N_("trainings"),
+    "competencies": N_("competencies"),
+    "formations": N_("unit formations"),
 }
 
 
@@ -56,11 +58,13 @@ def _parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     db_commands.add_parser("upgrade", help="apply the Alembic migrations")
 
-    imp = commands.add_parser("import", help="import employees, mutations or trainings")
+    imp = commands.add_parser(
+        "import", help="import employees, mutations, trainings, competencies or formations"
+    )
     imp.add_argument("file", type=Path, help="a CSV (comma or semicolon, UTF-8) or XLSX file")
     imp.add_argument(
         "--kind",
-        choices=["employees", "mutations", "trainings"],
+        choices=["employees", "mutations", "trainings", "competencies", "formations"],
         help="what the file holds (detected from the headers when not given)",
     )
 

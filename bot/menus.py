@@ -37,6 +37,7 @@ COMMANDS: list[Command] = [
     Command("status", N_("Where my transfer (mutasi) stands"), Audience.LINKED),
     Command("kinerja", N_("My monthly performance results"), Audience.LINKED),
     Command("nilai", N_("Rate my staff for this month (SKP)"), Audience.SUPERVISOR),
+    Command("tim", N_("My team: years in post, last results, trainings"), Audience.SUPERVISOR),
     Command("saya", N_("My employee card"), Audience.LINKED),
     Command("pelatihan", N_("My trainings: schedule and attendance"), Audience.LINKED),
     Command("cari", N_("Find an employee by NIP or name"), Audience.HR_ADMIN),
@@ -48,6 +49,8 @@ COMMANDS: list[Command] = [
         "hr_rekap", N_("Evaluations: progress, pending supervisors, download"), Audience.HR_ADMIN
     ),
     Command("hr_pembinaan", N_("Staff flagged for coaching; assign a training"), Audience.HR_ADMIN),
+    Command("hr_talenta", N_("Talent map: performance × potential"), Audience.HR_ADMIN),
+    Command("hr_rotasi", N_("Due for rotation (more than 5 years in post)"), Audience.HR_ADMIN),
     Command("hr_impor", N_("Upload employee, mutation or training data"), Audience.HR_ADMIN),
     Command("hr_lepas", N_("Unlink an employee's Telegram account"), Audience.HR_ADMIN),
     Command("hr_admin", N_("Grant or withdraw the HR admin role"), Audience.HR_ADMIN),

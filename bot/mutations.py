@@ -12,8 +12,10 @@ Changes, each in the caller's transaction with its audit entry:
 * :func:`process_events`: for every stage change nobody was told of yet (from the chat, an
   import in chat or on the command line), in one transaction: mark it told, tell the
   employee (``mutation_stage:{event}``, the card), and when the mutation first reaches
-  ``pelantikan`` or ``selesai``, apply the move to the employee record and tell the new
-  supervisor (``mutation_joined:{mutation}:{supervisor}``) and the old one
+  ``pelantikan`` or ``selesai`` (whichever comes first), apply the move to the employee
+  record (unit, post, supervisor, and the post's date ``post_since``: the mutation's TMT if
+  known, else the local day of that stage change) and tell the new supervisor
+  (``mutation_joined:{mutation}:{supervisor}``) and the old one
   (``mutation_left:{mutation}:{supervisor}``). The scheduler's tick runs it too, so an import
   made while the bot was down is told when it starts; the keys make every message once.
 
@@ -446,9 +448,11 @@ async def create_mutation(
     actor_id: int | None,
     actor_label: str = ACTOR_LABEL,
     now: dt.datetime | None = None,
+    early_reason: str | None = None,
 ) -> tuple[int, int]:
     """A new mutation at ``diusulkan`` from the employee's current post; returns
-    ``(mutation id, messages queued)``."""
+    ``(mutation id, messages queued)``. ``early_reason``: why HR proposes it before two
+    years in the post (kept in the audit entry of the creation)."""
     now = now or utcnow()
     repository = MutationRepository(session)
     person = await repository.person(employee_id)
@@ -480,6 +484,7 @@ async def create_mutation(
             "to_unit": to_unit,
             "to_position": to_position,
             "to_supervisor_id": to_supervisor_id,
+            **({"early_reason": early_reason.strip()} if early_reason else {}),
         },
     )
     queued = await process_events(session, settings, ids=[event_id], now=now)
@@ -530,14 +535,31 @@ async def _supervisors(
     return old, new, target
 
 
+def post_since(view: MutationView, changed_at: dt.datetime, timezone: str) -> dt.date:
+    """TMT Jabatan after a move: the mutation's TMT if known, else the local day of the change."""
+    if view.tmt_date is not None:
+        return view.tmt_date
+    if changed_at.tzinfo is None:  # stored in UTC
+        changed_at = changed_at.replace(tzinfo=dt.UTC)
+    return changed_at.astimezone(ZoneInfo(timezone)).date()
+
+
 async def _apply_move(
-    session: AsyncSession, settings: Settings, view: MutationView, person: Person
+    session: AsyncSession,
+    settings: Settings,
+    view: MutationView,
+    person: Person,
+    changed_at: dt.datetime,
 ) -> int:
     repository = MutationRepository(session)
     old, new, target = await _supervisors(repository, view, person)
     if target is not None:
         await repository.move_employee(
-            person.employee_id, unit_id=target[0], position=view.to_position, supervisor_id=new
+            person.employee_id,
+            unit_id=target[0],
+            position=view.to_position,
+            supervisor_id=new,
+            post_since=post_since(view, changed_at, settings.timezone),
         )
         AuditRepository(session).record(
             "employee_moved",
@@ -584,7 +606,7 @@ async def _process(
     moved = Stage(event.to_stage) in MOVED_STAGES
     if moved and event.from_stage is not None:
         if not await repository.moved_before(view.id, event.id):
-            queued += await _apply_move(session, settings, view, person)
+            queued += await _apply_move(session, settings, view, person, event.changed_at)
     history = event.from_stage is None and Stage(event.to_stage) in FINAL_STAGES
     # The card shows the mutation as it is now; a later change has its own notice.
     if not history and view.stage == event.to_stage:

@@ -25,7 +25,10 @@ from handlers import (
     performance,
     profile,
     reachability,
+    rotation,
     start,
+    talent,
+    team,
     trainings,
     uploads,
 )
@@ -49,5 +52,8 @@ def register_all(application: Application) -> None:
     coaching.register(application)
     performance.register(application)
     hr_recap.register(application)
+    rotation.register(application)
+    talent.register(application)
+    team.register(application)
     errors.register(application)
     fallback.register(application)  # last: only what no capability took

@@ -23,7 +23,13 @@ meanwhile saves nothing twice) and queues the notices in the same transaction.
 Creating (draft ``mutation_new``): type (three buttons) → target unit (type part of the name;
 our matching units as buttons; for a move between agencies any text is accepted as the other
 government's unit) → position → the new supervisor's NIP (optional; a known active employee)
-→ note (optional) → summary → Save / Cancel → ``bot.mutations.create_mutation``.
+→ note (optional) → [reason for a transfer before 2 years] → summary → Save / Cancel →
+``bot.mutations.create_mutation``. When the employee's TMT jabatan is known and they have been
+in the post for less than two full years on the local today (``bot.rules.talent``), the
+summary says so and an extra step asks why (at least :data:`EARLY_REASON_MIN` characters);
+the reason goes into the audit entry of the creation and into the mutation's note. Save checks
+the TMT again: if it now makes the transfer early and no reason was given, the step is asked.
+An unknown TMT is shown on the summary ("TMT jabatan not filled in") and does not block.
 
 Every press is checked again on the server: the presser must be HR (read from the database
 for every update), the mutation must exist, belong to the employee named in the button and
@@ -88,6 +94,7 @@ from bot.rules.stages import (
     next_stages,
     split_documents,
 )
+from bot.rules.talent import ELIGIBILITY_LABELS, Eligibility, eligibility, full_years
 from bot.trainings import nip_problem_text, parse_moment, parse_nips
 from handlers.access import refuse, require, stale_button
 from handlers.flows import Flow, begin, register_flow, stop_button
@@ -104,6 +111,7 @@ from storage.models import utcnow
 from storage.repositories import EmployeeCard, EmployeeDirectory
 from storage.repositories.drafts import DraftRepository, DraftState
 from storage.repositories.mutations import MutationRepository, MutationView, StuckMutation
+from storage.repositories.rotation import RotationRepository
 from storage.repositories.trainings import TrainingRepository, UnitChoice
 
 PREFIX = "hrm:"
@@ -141,6 +149,8 @@ UNIT_TYPED = "typed"  # hrm:unit:typed — the other government's unit as HR typ
 MOVE_OPTIONAL = frozenset({"inauguration", "note"})
 NEW_STEPS = ("type", "unit", "position", "supervisor", "note")
 NEW_OPTIONAL = frozenset({"supervisor", "note"})
+EARLY_STEP = "early_reason"  # only for someone under MIN_YEARS full years in the post
+EARLY_REASON_MIN = 10
 
 CARDS_SHOWN = 5
 STUCK_SHOWN = 15
@@ -853,6 +863,50 @@ def _has_active_text(t: Translator, name: str, view: MutationView) -> str:
     )
 
 
+def _tenure(since: dt.date | None, today: dt.date) -> dict[str, Any]:
+    """The draft's facts about the time in the post: the TMT, and ``early``: the transfer
+    would come before two full years (``bot.rules.talent``), so a reason is required."""
+    if since is None:
+        return {"post_since": None, "early": False}
+    early = eligibility(since, today) is Eligibility.NOT_YET
+    return {"post_since": since.isoformat(), "early": early}
+
+
+def new_steps(data: dict[str, Any]) -> tuple[str, ...]:
+    """The creation's steps: the early-transfer reason is added when it is required."""
+    return (*NEW_STEPS, EARLY_STEP) if data.get("early") else NEW_STEPS
+
+
+def tenure_lines(data: dict[str, Any], t: Translator, today: dt.date) -> list[str]:
+    """The summary's lines about the time in the current post (HTML)."""
+    since = _date_value(data.get("post_since"))
+    if since is None:
+        return ["ℹ️ " + escape(t("TMT jabatan not filled in: the years in the post are unknown."))]
+    years = full_years(since, today)
+    day = t.date(since, "medium")
+    standing = t(ELIGIBILITY_LABELS[eligibility(since, today)])
+    text = t.ngettext(
+        "In the current post since {date} ({n} full year): {standing}.",
+        "In the current post since {date} ({n} full years): {standing}.",
+        years,
+        date=day,
+        standing=standing,
+    )
+    lines = [("⚠️ " if data.get("early") else "📅 ") + escape(text)]
+    if data.get(EARLY_STEP):
+        reason = t("Reason for a transfer before 2 years: {reason}", reason=data[EARLY_STEP])
+        lines.append(escape(reason))
+    return lines
+
+
+def _note_with_reason(data: dict[str, Any], t: Translator) -> str | None:
+    """The mutation's note: HR's note, then the early-transfer reason if one was given."""
+    parts = [data["note"]] if data.get("note") else []
+    if data.get(EARLY_STEP):
+        parts.append(t("Reason for a transfer before 2 years: {reason}", reason=data[EARLY_STEP]))
+    return "\n".join(parts) or None
+
+
 def _new_title(data: dict[str, Any], t: Translator) -> str:
     text = t("New mutation for {name}", name=data.get("name", ""))
     return f"<b>{escape(text)}</b>"
@@ -874,6 +928,14 @@ def _new_prompt(step: str, data: dict[str, Any], t: Translator) -> str:
         return t(
             "Step 4 of 5. The NIP of the new supervisor? Tap Skip to let the bot take the "
             "head of the target unit."
+        )
+    if step == EARLY_STEP:
+        return t(
+            "One more step: {name} has been in the current post for less than 2 years. Why "
+            "is the transfer proposed now? Write the reason (at least {n} characters); it is "
+            "kept in the audit log and in the mutation's note.",
+            name=data.get("name", ""),
+            n=t.number(EARLY_REASON_MIN),
         )
     return t("Step 5 of 5. A note (e.g. the reason for the proposal)? Type it, or tap Skip.")
 
@@ -913,6 +975,7 @@ def new_summary_view(context: BotContext, data: dict[str, Any]) -> tuple[str, In
         lines.append(escape(t("New supervisor: {name}", name=data["supervisor_name"])))
     if data.get("note"):
         lines.append(escape(t("Note: {note}", note=data["note"])))
+    lines += tenure_lines(data, t, local_today(context.settings))
     start = t(
         "It starts at “{stage}”; {name} is told in Telegram if their account is linked.",
         stage=stage_label(Stage.DIUSULKAN, t),
@@ -946,7 +1009,15 @@ async def _new(update: Update, context: BotContext, args: list[str]) -> None:
         await stale_button(update, context, _has_active_text(t, card.name, active))
         return
     from_post = f"{card.position}, {card.unit}" if card.position else card.unit
-    data = {"employee_id": card.id, "name": card.name, "nip": card.nip, "from_post": from_post}
+    async with context.session() as session:
+        since = await RotationRepository(session).post_since(card.id)
+    data = {
+        "employee_id": card.id,
+        "name": card.name,
+        "nip": card.nip,
+        "from_post": from_post,
+        **_tenure(since, local_today(context.settings)),
+    }
     async with context.session() as session:
         await begin(context, session, user.id, FLOW_NEW, "type", data)
     await query.answer()
@@ -1014,6 +1085,7 @@ async def _create(update: Update, context: BotContext, args: list[str]) -> None:
     employee_id = _int(args[0]) if len(args) == 1 else None
     refused: str | None = None
     created: int | None = None
+    ask_reason: dict[str, Any] | None = None
     async with context.session() as session:
         drafts = DraftRepository(session)
         draft = await drafts.get(user.id, FLOW_NEW)
@@ -1028,8 +1100,14 @@ async def _create(update: Update, context: BotContext, args: list[str]) -> None:
                 data = dict(taken.data)
                 repository = MutationRepository(session)
                 active = await repository.for_employee(employee_id, active=True)
+                since = await RotationRepository(session).post_since(employee_id)
+                data.update(_tenure(since, local_today(settings)))
                 if active:
                     refused = _has_active_text(t, data.get("name", ""), active[0])
+                elif data.get("early") and not data.get(EARLY_STEP):
+                    # The TMT changed meanwhile (an import): the reason is asked first.
+                    await drafts.put(user.id, FLOW_NEW, EARLY_STEP, data)
+                    ask_reason = data
                 else:
                     created, queued = await create_mutation(
                         session,
@@ -1039,8 +1117,9 @@ async def _create(update: Update, context: BotContext, args: list[str]) -> None:
                         to_unit=data["unit"],
                         to_position=data["position"],
                         to_supervisor_id=data.get("supervisor_id"),
-                        note=data.get("note"),
+                        note=_note_with_reason(data, t),
                         actor_id=account.employee_id,
+                        early_reason=data.get(EARLY_STEP),
                     )
                     if queued:
                         context.after_commit(context.wake_sender)
@@ -1048,6 +1127,11 @@ async def _create(update: Update, context: BotContext, args: list[str]) -> None:
     if refused is not None:
         await query.answer()
         await edit_html(update, "⚠️ " + escape(refused), None)
+        return
+    if ask_reason is not None:
+        await query.answer()
+        text, keyboard = new_step_view(context, EARLY_STEP, ask_reason)
+        await edit_html(update, text, keyboard)
         return
     if view is None:
         await stale_button(update, context)
@@ -1067,8 +1151,9 @@ async def _next_new_step(
     *,
     edit: bool,
 ) -> None:
-    index = NEW_STEPS.index(step) + 1
-    following = NEW_STEPS[index] if index < len(NEW_STEPS) else CONFIRM
+    steps = new_steps(data)
+    index = steps.index(step) + 1
+    following = steps[index] if index < len(steps) else CONFIRM
     await _save_step(context, user_id, FLOW_NEW, following, data)
     if following == CONFIRM:
         text, keyboard = new_summary_view(context, data)
@@ -1145,6 +1230,16 @@ async def new_text(update: Update, context: BotContext, draft: DraftState) -> No
             problem = _too_long(t, text, REASON_MAX)
         else:
             data["note"] = text
+    elif step == EARLY_STEP:
+        if len(text) < EARLY_REASON_MIN:
+            problem = t(
+                "Please write the reason (at least {n} characters).",
+                n=t.number(EARLY_REASON_MIN),
+            )
+        elif len(text) > REASON_MAX:
+            problem = _too_long(t, text, REASON_MAX)
+        else:
+            data[EARLY_STEP] = text
     if problem is not None:
         view, keyboard = new_step_view(context, step, data, problem)
         await _reply(update, view, keyboard)

@@ -56,7 +56,9 @@ log = logging.getLogger(__name__)
 
 CALLBACK_PREFIX = "impor:"
 CANCEL = "batal"
-_CALLBACK = re.compile(r"^impor:(\d{1,18}):(employees|mutations|trainings|batal)$")
+_CALLBACK = re.compile(
+    r"^impor:(\d{1,18}):(employees|mutations|trainings|competencies|formations|batal)$"
+)
 DOWNLOAD_FAILED = {"issues": 0, "reason": "download failed"}
 ACTOR_LABEL = "telegram"  # who imported is actor_id; no NIP in labels that may be logged
 
@@ -74,7 +76,11 @@ KIND_LABELS: dict[ImportKind, str] = {
     ImportKind.EMPLOYEES: N_("Employees"),
     ImportKind.MUTATIONS: N_("Mutations"),
     ImportKind.TRAININGS: N_("Trainings"),
+    ImportKind.COMPETENCIES: N_("Competencies"),
+    ImportKind.FORMATIONS: N_("Unit formations"),
 }
+# Kind buttons per keyboard row (five in one row would be cramped on a phone).
+KIND_ROWS = 3
 # The same msgids as the command line's report (bot/cli.py), so one translation serves both.
 IMPORTED_MSGID = N_(
     "Imported {kind}: {rows} rows ({created} new, {updated} updated, {unchanged} unchanged)."
@@ -370,9 +376,10 @@ def kind_keyboard(upload_id: int, t: Translator) -> InlineKeyboardMarkup:
     def button(label: str, choice: str) -> InlineKeyboardButton:
         return InlineKeyboardButton(label, callback_data=f"{CALLBACK_PREFIX}{upload_id}:{choice}")
 
+    kinds = [button(t(KIND_LABELS[kind]), kind.value) for kind in ImportKind]
     return InlineKeyboardMarkup(
         [
-            [button(t(KIND_LABELS[kind]), kind.value) for kind in ImportKind],
+            *(kinds[start : start + KIND_ROWS] for start in range(0, len(kinds), KIND_ROWS)),
             [button(t("Cancel"), CANCEL)],
         ]
     )

@@ -117,9 +117,37 @@ class Employee(TimestampMixin, Base):
     reachable: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     blocked_at: Mapped[dt.datetime | None]
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    # TMT Jabatan: since when in the current post (rotation eligibility, bot.rules.talent).
+    post_since: Mapped[dt.date | None] = mapped_column(Date)
+    # Potensi from a competency assessment: rendah | menengah | tinggi.
+    potential: Mapped[str | None] = mapped_column(String(10))
 
     unit: Mapped[Unit] = relationship(back_populates="employees")
     supervisor: Mapped[Employee | None] = relationship(remote_side=[id])
+
+
+class Competency(Base):
+    """One competency of an employee and its level (HR's optional competencies file)."""
+
+    __tablename__ = "competencies"
+    __table_args__ = (UniqueConstraint("employee_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    level: Mapped[str] = mapped_column(String(50), default="")
+
+
+class UnitFormation(Base):
+    """Formasi: how many posts of a kind a unit should have (HR's optional file)."""
+
+    __tablename__ = "unit_formations"
+    __table_args__ = (UniqueConstraint("unit_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"))
+    position: Mapped[str] = mapped_column(String(200))
+    required: Mapped[int] = mapped_column(Integer)
 
 
 class Mutation(TimestampMixin, Base):

@@ -1,4 +1,5 @@
-"""HR data import from CSV and XLSX files (employees, mutations, trainings).
+"""HR data import from CSV and XLSX files (employees, mutations, trainings, competencies,
+unit formations).
 
 Files
     XLSX (recognised by content, not by name; the first worksheet) or CSV in UTF-8, with or
@@ -10,11 +11,14 @@ Headers
     punctuation ("No. HP" = "no hp" = "NO_HP"); the kind of file is recognised from them:
 
     - employees: ``NIP, Nama, Jenis (PNS/PPPK), Jabatan, Golongan, Unit Kerja, NIP Atasan,
-      No HP`` (Golongan, NIP Atasan and No HP optional)
+      No HP, TMT Jabatan, Potensi`` (Golongan, NIP Atasan, No HP, TMT Jabatan and Potensi
+      optional)
     - mutations: ``NIP, Jenis Mutasi, Unit Asal, Jabatan Asal, Unit Tujuan, Jabatan Tujuan,
       Tahap, No SK, Tanggal SK, TMT, Catatan, Dokumen Kurang, Jadwal Pelantikan, NIP Atasan
       Baru`` (a changed stage is checked by the stage machine: see ``mutations``)
     - trainings (one row per participant): ``Kode, Judul, Mulai, Selesai, Tempat, NIP``
+    - competencies (optional data): ``NIP, Kompetensi, Tingkat`` (see ``competencies``)
+    - unit formations (optional data): ``Unit, Jabatan, Formasi`` (see ``formations``)
 
 Dates and times
     Day first, as written in Indonesia: ``DD/MM/YYYY``, ``DD-MM-YYYY``, ``DD.MM.YYYY``, or

@@ -13,6 +13,8 @@ class ImportKind(StrEnum):
     EMPLOYEES = "employees"
     MUTATIONS = "mutations"
     TRAININGS = "trainings"
+    COMPETENCIES = "competencies"
+    FORMATIONS = "formations"
 
 
 class Msgid(str):

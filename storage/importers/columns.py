@@ -42,6 +42,13 @@ COLUMNS: dict[ImportKind, tuple[Column, ...]] = {
         Column("unit", "Unit Kerja"),
         Column("supervisor", "NIP Atasan", required=False),
         Column("phone", "No HP", required=False, aliases=("Nomor HP", "HP")),
+        Column(
+            "post_since",
+            "TMT Jabatan",
+            required=False,
+            aliases=("TMT Jabatan Terakhir", "Tanggal TMT Jabatan"),
+        ),
+        Column("potential", "Potensi", required=False, aliases=("Tingkat Potensi",)),
     ),
     ImportKind.MUTATIONS: (
         Column("nip", "NIP"),
@@ -76,6 +83,16 @@ COLUMNS: dict[ImportKind, tuple[Column, ...]] = {
         Column("end", "Selesai"),
         Column("place", "Tempat", required=False),
         Column("nip", "NIP"),
+    ),
+    ImportKind.COMPETENCIES: (
+        Column("nip", "NIP"),
+        Column("competency", "Kompetensi", aliases=("Nama Kompetensi",)),
+        Column("level", "Tingkat", aliases=("Tingkat Kompetensi", "Level")),
+    ),
+    ImportKind.FORMATIONS: (
+        Column("unit", "Unit", aliases=("Unit Kerja",)),
+        Column("position", "Jabatan"),
+        Column("required", "Formasi", aliases=("Jumlah Formasi", "Kebutuhan")),
     ),
 }
 
@@ -134,7 +151,7 @@ def choose_kind(headers: Sequence[str], kind: ImportKind | None) -> ImportKind:
         return detected
     scores = {k: len(_present(headers, k)) for k in ImportKind}
     best = max(ImportKind, key=lambda k: scores[k])
-    # A recognisable attempt at one kind: say what is missing; otherwise show all three lines.
+    # A recognisable attempt at one kind: say what is missing; otherwise show every kind's line.
     if scores[best] >= 2 and list(scores.values()).count(scores[best]) == 1:
         return best
     raise ImportFileError(
@@ -142,6 +159,8 @@ def choose_kind(headers: Sequence[str], kind: ImportKind | None) -> ImportKind:
         employees=expected_header_line(ImportKind.EMPLOYEES),
         mutations=expected_header_line(ImportKind.MUTATIONS),
         trainings=expected_header_line(ImportKind.TRAININGS),
+        competencies=expected_header_line(ImportKind.COMPETENCIES),
+        formations=expected_header_line(ImportKind.FORMATIONS),
     )
 
 

@@ -1,14 +1,18 @@
 """Employees (pegawai): one row per employee, keyed by NIP.
 
-Columns: ``NIP, Nama, Jenis (PNS/PPPK), Jabatan, Golongan, Unit Kerja, NIP Atasan, No HP``;
-Golongan, NIP Atasan and No HP may be left out, and then the stored values are kept. An
-empty cell in a column that is present clears the value. Units are created by name when
-new (matched ignoring case and repeated spaces). An update never touches the role, the
-Telegram link, the language or reachability.
+Columns: ``NIP, Nama, Jenis (PNS/PPPK), Jabatan, Golongan, Unit Kerja, NIP Atasan, No HP,
+TMT Jabatan, Potensi``; Golongan, NIP Atasan, No HP, TMT Jabatan and Potensi may be left
+out, and then the stored values are kept. An empty cell in a column that is present clears
+the value. TMT Jabatan is the date since when the employee holds the current post (not in
+the future); Potensi is the level from a competency assessment: Rendah, Menengah or Tinggi
+(``bot.rules.talent.parse_potential``; stored as ``rendah`` / ``menengah`` / ``tinggi``).
+Units are created by name when new (matched ignoring case and repeated spaces). An update
+never touches the role, the Telegram link, the language or reachability.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,10 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.rules.nip import EmployeeType
 from bot.rules.phone import normalize_phone
+from bot.rules.talent import parse_potential
 from storage.importers import messages as m
 from storage.importers.base import Issues, rows_text
 from storage.importers.bulk import insert_rows, update_rows
-from storage.importers.cells import number_text
+from storage.importers.cells import number_text, parse_date, text
 from storage.importers.columns import Layout
 from storage.importers.common import (
     Context,
@@ -38,7 +43,19 @@ EMPLOYEES = Employee.__table__
 UNITS = Unit.__table__
 _TYPES = {"PNS": EmployeeType.PNS.value, "PPPK": EmployeeType.PPPK.value}
 # Fields an import owns; everything else on an employee (role, Telegram link...) is left alone.
-_FIELDS = ("name", "employee_type", "position", "rank", "unit_id", "phone")
+_FIELDS = (
+    "name",
+    "employee_type",
+    "position",
+    "rank",
+    "unit_id",
+    "phone",
+    "post_since",
+    "potential",
+)
+# Optional columns (named as the fields): absent from the file, the stored value is kept.
+_OPTIONAL = ("rank", "phone", "post_since", "potential")
+POTENTIAL_CHOICES = "Rendah, Menengah, Tinggi"
 _CHAIN_SHOWN = 6
 MAX_LEVELS = 32
 
@@ -58,6 +75,8 @@ class _Record:
     unit: str | None
     supervisor: str | None
     phone: str | None
+    post_since: dt.date | None = None
+    potential: str | None = None
 
 
 @dataclass(slots=True)
@@ -102,6 +121,8 @@ class EmployeePlan:
                     "rank": record.rank,
                     "unit_id": units[unit_key(record.unit)],
                     "phone": record.phone,
+                    "post_since": record.post_since,
+                    "potential": record.potential,
                     "supervisor_id": None,
                     "created_at": now,
                     "updated_at": now,
@@ -125,8 +146,7 @@ class EmployeePlan:
                 rows.append(row)
             ids.update(await insert_rows(connection, EMPLOYEES, rows, returning=("nip", "id")))
 
-        has_rank = self.layout.has("rank")
-        has_phone = self.layout.has("phone")
+        kept = [name for name in _OPTIONAL if not self.layout.has(name)]
         has_supervisor = self.layout.has("supervisor")
         updates: list[dict[str, Any]] = []
         for record in self.records:
@@ -138,10 +158,14 @@ class EmployeePlan:
                 "name": record.name,
                 "employee_type": record.employee_type,
                 "position": record.position,
-                "rank": record.rank if has_rank else current.values["rank"],
+                "rank": record.rank,
                 "unit_id": units[unit_key(record.unit)],
-                "phone": record.phone if has_phone else current.values["phone"],
+                "phone": record.phone,
+                "post_since": record.post_since,
+                "potential": record.potential,
             }
+            for name in kept:
+                values[name] = current.values[name]
             supervisor_id = current.supervisor_id
             if has_supervisor:
                 supervisor_id = ids[record.supervisor] if record.supervisor else None
@@ -196,12 +220,16 @@ def _read_rows(table: Table, layout: Layout, ctx: Context, issues: Issues) -> li
     get_nip, get_name, get_type = (getter(layout, f) for f in ("nip", "name", "type"))
     get_position, get_rank, get_unit = (getter(layout, f) for f in ("position", "rank", "unit"))
     get_supervisor, get_phone = getter(layout, "supervisor"), getter(layout, "phone")
+    get_post_since, get_potential = getter(layout, "post_since"), getter(layout, "potential")
     h_nip, h_name, h_type, h_position, h_rank, h_unit, h_supervisor, h_phone = (
         layout.header(f)
         for f in ("nip", "name", "type", "position", "rank", "unit", "supervisor", "phone")
     )
+    h_post_since, h_potential = layout.header("post_since"), layout.header("potential")
     today = ctx.today
     records: list[_Record] = []
+    dates: dict[object, dt.date] = {}
+    levels: dict[object, str] = {}
     for number, row in table.rows:
         before = len(issues.items)
         raw_type = get_type(row)
@@ -240,6 +268,25 @@ def _read_rows(table: Table, layout: Layout, ctx: Context, issues: Issues) -> li
                 if phone is None:
                     issues.add(number, h_phone, m.BAD_PHONE, value=phone_text)
 
+        # Dates and levels repeat across rows: each distinct valid cell is parsed once.
+        post_since = None
+        raw_post_since = get_post_since(row)
+        if raw_post_since is not None and raw_post_since != "":
+            post_since = dates.get(raw_post_since)
+            if post_since is None:
+                post_since = _post_since(issues, number, h_post_since, raw_post_since, today)
+                if post_since is not None:
+                    dates[raw_post_since] = post_since
+
+        potential = None
+        raw_potential = get_potential(row)
+        if raw_potential is not None and raw_potential != "":
+            potential = levels.get(raw_potential)
+            if potential is None:
+                potential = _potential(issues, number, h_potential, raw_potential)
+                if potential is not None:
+                    levels[raw_potential] = potential
+
         records.append(
             _Record(
                 number,
@@ -251,9 +298,44 @@ def _read_rows(table: Table, layout: Layout, ctx: Context, issues: Issues) -> li
                 unit,
                 supervisor,
                 phone,
+                post_since,
+                potential,
             )
         )
     return records
+
+
+def _post_since(
+    issues: Issues, row: int, column: str, value: object, today: dt.date
+) -> dt.date | None:
+    """TMT Jabatan: a real date, not after ``today`` (``None`` when blank or reported)."""
+    if isinstance(value, str) and not value.strip():
+        return None
+    day = parse_date(value)
+    if day is None:
+        issues.add(row, column, m.BAD_DATE, value=text(value))
+    elif day > today:
+        issues.add(
+            row,
+            column,
+            m.POST_SINCE_IN_FUTURE,
+            date=day.strftime("%d/%m/%Y"),
+            today=today.strftime("%d/%m/%Y"),
+        )
+        return None
+    return day
+
+
+def _potential(issues: Issues, row: int, column: str, value: object) -> str | None:
+    """Potensi as stored (``rendah`` / ``menengah`` / ``tinggi``); ``None`` when blank."""
+    raw = text(value)
+    if not raw:
+        return None
+    level = parse_potential(raw)
+    if level is None:
+        issues.add(row, column, m.BAD_POTENTIAL, value=raw, choices=POTENTIAL_CHOICES)
+        return None
+    return level.name.lower()
 
 
 def _find_cycles(parent: dict[str, str | None], starts: list[str]) -> list[list[str]]:
@@ -302,6 +384,8 @@ async def prepare(
                 e.rank,
                 e.unit_id,
                 e.phone,
+                e.post_since,
+                e.potential,
                 e.supervisor_id,
             )
         )

@@ -42,7 +42,8 @@ FILE_BAD_CSV = N_(
 )
 FILE_UNKNOWN_HEADERS = N_(
     "The column headers in the first row were not recognised. For employees use: {employees}. "
-    "For mutations: {mutations}. For trainings: {trainings}."
+    "For mutations: {mutations}. For trainings: {trainings}. For competencies: "
+    "{competencies}. For unit formations: {formations}."
 )
 FILE_MISSING_COLUMNS = N_("Missing column(s): {missing}. The first row must be: {expected}")
 FILE_DUPLICATE_COLUMN = N_('The column "{column}" appears more than once in the first row.')
@@ -86,6 +87,8 @@ DUPLICATE_PHONE = N_(
     "their own."
 )
 PHONE_TAKEN = N_("Phone number {phone} already belongs to another employee (NIP {nip}).")
+POST_SINCE_IN_FUTURE = N_("The date {date} is in the future (today is {today}).")
+BAD_POTENTIAL = N_('Unknown potential "{value}". Use one of: {choices}.')
 
 # --- mutations ------------------------------------------------------------------------------
 UNKNOWN_MUTATION_TYPE = N_('Unknown mutation type "{value}". Use one of: {choices}.')
@@ -120,6 +123,21 @@ TRAINING_MISMATCH = N_(
     "same {columns}."
 )
 DUPLICATE_PARTICIPANT = N_("NIP {nip} is already listed for training {code} (row {first_row}).")
+
+# --- competencies --------------------------------------------------------------------------
+DUPLICATE_COMPETENCY = N_(
+    "Competency {competency} of NIP {nip} appears more than once in the file (rows {rows})."
+)
+
+# --- unit formations ------------------------------------------------------------------------
+UNIT_NOT_FOUND = N_(
+    'No unit named "{unit}". Units come from the employee data: check the spelling or import '
+    "the employees first."
+)
+BAD_FORMATION = N_('"{value}" is not a whole number from 0 to {max}.')
+DUPLICATE_FORMATION = N_(
+    "Position {position} of unit {unit} appears more than once in the file (rows {rows})."
+)
 
 # --- presenting an issue --------------------------------------------------------------------
 LINE_ROW_COLUMN = N_("Row {row}, column {column}: {reason}")

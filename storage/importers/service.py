@@ -14,7 +14,7 @@ from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
-from storage.importers import employees, mutations, trainings
+from storage.importers import competencies, employees, formations, mutations, trainings
 from storage.importers import messages as m
 from storage.importers.base import ImportFileError, ImportKind, ImportResult, Issues
 from storage.importers.columns import Layout, choose_kind, layout
@@ -28,6 +28,8 @@ PREPARE: dict[ImportKind, Prepare] = {
     ImportKind.EMPLOYEES: employees.prepare,
     ImportKind.MUTATIONS: mutations.prepare,
     ImportKind.TRAININGS: trainings.prepare,
+    ImportKind.COMPETENCIES: competencies.prepare,
+    ImportKind.FORMATIONS: formations.prepare,
 }
 # Below this size parsing is quicker than handing the work to a thread.
 _THREAD_THRESHOLD = 256 * 1024

@@ -426,14 +426,23 @@ class MutationRepository:
         return await self.session.scalar(statement)
 
     async def move_employee(
-        self, employee_id: int, *, unit_id: int, position: str, supervisor_id: int | None
+        self,
+        employee_id: int,
+        *,
+        unit_id: int,
+        position: str,
+        supervisor_id: int | None,
+        post_since: dt.date | None = None,
     ) -> None:
-        """The employee's new unit, post (kept if empty) and supervisor."""
+        """The employee's new unit, post (kept if empty), supervisor and, when given, the
+        date since when they hold the post (TMT Jabatan)."""
         values: dict[str, object] = {
             "unit_id": unit_id,
             "supervisor_id": supervisor_id,
             "updated_at": utcnow(),
         }
+        if post_since is not None:
+            values["post_since"] = post_since
         if position.strip():
             values["position"] = position.strip()
         await self.session.execute(

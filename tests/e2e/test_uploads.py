@@ -115,6 +115,8 @@ async def test_unknown_headers_ask_for_the_kind_and_the_answer_edits_the_questio
         "employees",
         "mutations",
         "trainings",
+        "competencies",
+        "formations",
         "batal",
     ]
     await client.press_button(HR, question["message_id"], buttons[1])

@@ -374,6 +374,8 @@ async def ask_kind(app, request, sessionmaker) -> tuple[int, int]:
         f"impor:{upload.id}:employees",
         f"impor:{upload.id}:mutations",
         f"impor:{upload.id}:trainings",
+        f"impor:{upload.id}:competencies",
+        f"impor:{upload.id}:formations",
         f"impor:{upload.id}:batal",
     ]
     assert all(len(d.encode()) <= 64 for d in data)

@@ -182,7 +182,7 @@ async def test_missing_required_columns_are_named_with_the_expected_line(session
     issue = caught.value.issue
     assert issue.message == m.FILE_MISSING_COLUMNS
     assert issue.params["missing"] == "Jenis (PNS/PPPK), Unit Kerja"
-    assert issue.params["expected"] == ", ".join(EMPLOYEE_HEADERS)
+    assert issue.params["expected"] == ", ".join([*EMPLOYEE_HEADERS, "TMT Jabatan", "Potensi"])
 
 
 async def test_missing_columns_for_an_explicit_kind(sessionmaker):
