@@ -3,7 +3,7 @@ their post (``bot.rules.talent.eligibility`` is DUE), longest first, each with t
 the talent map and the units where the same post is under-filled according to the formasi.
 
 * Years and eligibility are counted on the local ``today`` the caller passes.
-* The box needs the performance level (the last 12 submitted predicates,
+* The box needs the performance level (the submitted predicates of the last 12 months,
   ``performance_level``) and the potential; without either it says which is missing.
 * A suggestion is a unit other than the employee's own whose formasi for the same position
   (compared case-insensitively) asks for more posts than the active employees holding it
@@ -30,6 +30,7 @@ from bot.rules.talent import (
     performance_level,
     talent_box,
 )
+from bot.talent import since_month
 from storage.repositories.rotation import (
     Formation,
     PostHolder,
@@ -160,7 +161,7 @@ async def rotation_report(
         for h in holders
         if h.post_since is not None and eligibility(h.post_since, today) is Eligibility.DUE
     ]
-    predicates = await repository.recent_predicates(due)
+    predicates = await repository.recent_predicates(due, since_month(today))
     formations = await repository.formations()
     filled = await repository.filled() if formations else {}
     return build_report(holders, predicates, formations, filled, today, units)

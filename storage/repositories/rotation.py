@@ -12,8 +12,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Employee, Evaluation, EvaluationPeriod, Unit, UnitFormation
+from storage.repositories.talent import month_index
 
-PREDICATES_KEPT = 12  # the last 12 submitted predicates make the performance level
+PREDICATES_KEPT = 12  # a month has one evaluation: at most 12 in the last 12 months
 _CHUNK = 500  # ids per IN (...) list
 
 
@@ -109,8 +110,11 @@ class RotationRepository:
         found.sort(key=lambda h: (h.post_since is None, h.post_since or dt.date.max, h.name, h.id))
         return found
 
-    async def recent_predicates(self, employee_ids: Iterable[int]) -> dict[int, list[str]]:
-        """Each employee's last :data:`PREDICATES_KEPT` submitted predicates, newest first."""
+    async def recent_predicates(
+        self, employee_ids: Iterable[int], since: tuple[int, int]
+    ) -> dict[int, list[str]]:
+        """Each employee's submitted predicates from the period ``since`` (year, month) on,
+        newest first: the last 12 months, as the talent map counts them."""
         ids = sorted(set(employee_ids))
         found: dict[int, list[str]] = defaultdict(list)
         for start in range(0, len(ids), _CHUNK):
@@ -122,6 +126,7 @@ class RotationRepository:
                     Evaluation.employee_id.in_(chunk),
                     Evaluation.status == "submitted",
                     Evaluation.predicate.is_not(None),
+                    EvaluationPeriod.year * 12 + EvaluationPeriod.month - 1 >= month_index(*since),
                 )
                 .order_by(
                     Evaluation.employee_id,

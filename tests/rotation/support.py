@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.rules.periods import add_months
 from bot.rules.talent import anniversary
 from storage.models import Employee, Evaluation, EvaluationPeriod, Unit, UnitFormation
 
@@ -89,14 +90,16 @@ async def add_org(
                 ]
             )
         await session.flush()
+        # The three months before today's (the performance window is the last 12 months).
+        months = [add_months(today.year, today.month, -back) for back in (3, 2, 1)]
         periods = [
             EvaluationPeriod(
-                year=2020 + i,
-                month=1,
-                opens_on=dt.date(2020 + i, 1, 1),
-                closes_on=dt.date(2020 + i, 2, 7),
+                year=year,
+                month=month,
+                opens_on=dt.date(year, month, 1),
+                closes_on=dt.date(*add_months(year, month, 1), 7),
             )
-            for i in range(3)
+            for year, month in months
         ]
         session.add_all(periods)
         await session.flush()
