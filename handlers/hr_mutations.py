@@ -661,10 +661,12 @@ async def move_text(update: Update, context: BotContext, draft: DraftState) -> N
         await _reply(update, view, keyboard)
         return
     data[step] = value
-    await _next_move_step(update, context, draft.telegram_user_id, data, step, edit=False)
+    await _next_step(
+        update, context, draft.telegram_user_id, data, step, edit=False, flow=FLOW_MOVE
+    )
 
 
-async def _next_move_step(
+async def _next_step(
     update: Update,
     context: BotContext,
     user_id: int,
@@ -672,14 +674,20 @@ async def _next_move_step(
     step: str,
     *,
     edit: bool,
+    flow: str,
 ) -> None:
-    steps = move_steps(Stage(data["to"]))
-    following = steps[steps.index(step) + 1] if steps.index(step) + 1 < len(steps) else CONFIRM
-    await _save_step(context, user_id, FLOW_MOVE, following, data)
+    """Save ``step``'s answer and show the step after it (the summary after the last)."""
+    moving = flow == FLOW_MOVE
+    steps = move_steps(Stage(data["to"])) if moving else new_steps(data)
+    index = steps.index(step) + 1
+    following = steps[index] if index < len(steps) else CONFIRM
+    await _save_step(context, user_id, flow, following, data)
     if following == CONFIRM:
-        text, keyboard = move_summary_view(context, data)
+        summary = move_summary_view if moving else new_summary_view
+        text, keyboard = summary(context, data)
     else:
-        text, keyboard = move_step_view(context, following, data)
+        view = move_step_view if moving else new_step_view
+        text, keyboard = view(context, following, data)
     if edit:
         await edit_html(update, text, keyboard)
     else:
@@ -766,13 +774,13 @@ async def _skip(update: Update, context: BotContext, args: list[str]) -> None:
             await stale_button(update, context, _moved_text(context.t, now_at))
             return
         await update.callback_query.answer()
-        await _next_move_step(update, context, user.id, data, step, edit=True)
+        await _next_step(update, context, user.id, data, step, edit=True, flow=FLOW_MOVE)
         return
     if step == "supervisor":
         data.pop("supervisor_id", None)
         data.pop("supervisor_name", None)
     await update.callback_query.answer()
-    await _next_new_step(update, context, user.id, data, step, edit=True)
+    await _next_step(update, context, user.id, data, step, edit=True, flow=FLOW_NEW)
 
 
 async def _save(update: Update, context: BotContext, args: list[str]) -> None:
@@ -1048,7 +1056,9 @@ async def _type(update: Update, context: BotContext, args: list[str]) -> None:
     assert update.callback_query is not None
     data = {**draft.data, "type": kind.value}
     await update.callback_query.answer()
-    await _next_new_step(update, context, draft.telegram_user_id, data, "type", edit=True)
+    await _next_step(
+        update, context, draft.telegram_user_id, data, "type", edit=True, flow=FLOW_NEW
+    )
 
 
 async def _unit(update: Update, context: BotContext, args: list[str]) -> None:
@@ -1074,7 +1084,9 @@ async def _unit(update: Update, context: BotContext, args: list[str]) -> None:
     data.pop("typed_unit", None)
     data["unit"] = name
     await update.callback_query.answer()
-    await _next_new_step(update, context, draft.telegram_user_id, data, "unit", edit=True)
+    await _next_step(
+        update, context, draft.telegram_user_id, data, "unit", edit=True, flow=FLOW_NEW
+    )
 
 
 async def _create(update: Update, context: BotContext, args: list[str]) -> None:
@@ -1142,29 +1154,6 @@ async def _create(update: Update, context: BotContext, args: list[str]) -> None:
     await edit_html(update, text, keyboard)
 
 
-async def _next_new_step(
-    update: Update,
-    context: BotContext,
-    user_id: int,
-    data: dict[str, Any],
-    step: str,
-    *,
-    edit: bool,
-) -> None:
-    steps = new_steps(data)
-    index = steps.index(step) + 1
-    following = steps[index] if index < len(steps) else CONFIRM
-    await _save_step(context, user_id, FLOW_NEW, following, data)
-    if following == CONFIRM:
-        text, keyboard = new_summary_view(context, data)
-    else:
-        text, keyboard = new_step_view(context, following, data)
-    if edit:
-        await edit_html(update, text, keyboard)
-    else:
-        await _reply(update, text, keyboard)
-
-
 def _unit_rows(units: list[UnitChoice]) -> Buttons:
     return [[(_shorten(unit.name, 48), f"{PREFIX}unit:{unit.id}")] for unit in units]
 
@@ -1183,7 +1172,9 @@ async def _unit_text(update: Update, context: BotContext, draft: DraftState, tex
     if exact or (len(matches) == 1 and not external) or (external and not matches):
         data.pop("typed_unit", None)
         data["unit"] = exact[0].name if exact else (matches[0].name if matches else text)
-        await _next_new_step(update, context, draft.telegram_user_id, data, "unit", edit=False)
+        await _next_step(
+            update, context, draft.telegram_user_id, data, "unit", edit=False, flow=FLOW_NEW
+        )
         return
     if not matches:
         problem = t("No unit matches “{text}”. Type another part of the name.", text=text)
@@ -1244,7 +1235,7 @@ async def new_text(update: Update, context: BotContext, draft: DraftState) -> No
         view, keyboard = new_step_view(context, step, data, problem)
         await _reply(update, view, keyboard)
         return
-    await _next_new_step(update, context, draft.telegram_user_id, data, step, edit=False)
+    await _next_step(update, context, draft.telegram_user_id, data, step, edit=False, flow=FLOW_NEW)
 
 
 async def _supervisor_answer(context: BotContext, text: str, data: dict[str, Any]) -> str | None:
