@@ -810,6 +810,7 @@ class EmulatorServer:
                 self._int_field(body, "user_id"),
                 body["text"],
                 self._optional_int(body, "reply_to_message_id"),
+                body.get("entities"),
             )
         )
 
@@ -887,6 +888,7 @@ class EmulatorServer:
             self._b64(body),
             body.get("mime_type"),
             body.get("caption"),
+            body.get("caption_entities"),
         )
         return self._sent(sent, "document")
 
@@ -894,7 +896,10 @@ class EmulatorServer:
     async def _c_send_photo(self, request: web.Request) -> Any:
         body = await self._body(request, "user_id", "content")
         sent = self.state.user_send_photo(
-            self._int_field(body, "user_id"), self._b64(body), body.get("caption")
+            self._int_field(body, "user_id"),
+            self._b64(body),
+            body.get("caption"),
+            body.get("caption_entities"),
         )
         return self._sent(sent, "photo")
 

@@ -92,7 +92,32 @@ DEFAULT_UPDATE_TYPES: frozenset[str] = frozenset(
 
 _TOKEN_RE = re.compile(r"^(\d+):[A-Za-z0-9_-]{30,}$")
 _COMMAND_NAME_RE = re.compile(r"^[a-z0-9_]{1,32}$")
-_BOT_COMMAND_RE = re.compile(r"(?<![\w/])/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})?(?![\w@/])")
+# As Telegram's clients: a "/" next to "<" or ">" (``</script>``) is no command.
+_BOT_COMMAND_RE = re.compile(r"(?<![\w/<>])/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})?(?![\w@/<>])")
+#: MessageEntity types Telegram accepts (see :func:`_check_entities` for their extra fields).
+_ENTITY_TYPES: frozenset[str] = frozenset(
+    {
+        "mention",
+        "hashtag",
+        "cashtag",
+        "bot_command",
+        "url",
+        "email",
+        "phone_number",
+        "bold",
+        "italic",
+        "underline",
+        "strikethrough",
+        "spoiler",
+        "blockquote",
+        "expandable_blockquote",
+        "code",
+        "pre",
+        "text_link",
+        "text_mention",
+        "custom_emoji",
+    }
+)
 _SECRET_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _LANG_RE = re.compile(r"^[a-z]{2}$")
 _INLINE_ACTIONS = (
@@ -206,6 +231,69 @@ def _canonical(value: Any) -> str:
 
 def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None}
+
+
+def _check_entities(text: str, entities: Any, what: str = "entities") -> list[dict[str, Any]]:
+    """Check a list of Bot API ``MessageEntity`` dicts against ``text`` as Telegram does: a
+    known ``type``, integer ``offset >= 0`` and ``length > 0`` ending within the text's UTF-16
+    length, and the fields the type needs (``url`` of text_link, ``user`` with an ``id`` of
+    text_mention, ``custom_emoji_id`` of custom_emoji). Returns copies holding only the fields
+    Telegram keeps for each type; raises ``400 Bad Request: can't parse <what>: ...``."""
+
+    def fail(index: int | None, reason: str) -> EmulatorError:
+        where = f"entity {index}: " if index is not None else ""
+        return bad_request(f"can't parse {what}: {where}{reason}")
+
+    if not isinstance(entities, list):
+        raise fail(None, "must be an Array of MessageEntity objects")
+    text_length = utf16_len(text)
+    checked: list[dict[str, Any]] = []
+    for i, entity in enumerate(entities):
+        if not isinstance(entity, dict):
+            raise fail(i, "MessageEntity must be an Object")
+        etype = entity.get("type")
+        if not isinstance(etype, str) or etype not in _ENTITY_TYPES:
+            raise fail(i, f"unsupported type {etype!r}")
+        values: dict[str, int] = {}
+        for key in ("offset", "length"):
+            value = entity.get(key)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise fail(i, f'field "{key}" must be an Integer')
+            values[key] = value
+        offset, length = values["offset"], values["length"]
+        if offset < 0:
+            raise fail(i, "offset must be non-negative")
+        if length <= 0:
+            raise fail(i, "length must be positive")
+        if offset + length > text_length:
+            raise fail(
+                i,
+                f"offset {offset} + length {length} exceeds the text length "
+                f"{text_length} (in UTF-16 code units)",
+            )
+        clean: dict[str, Any] = {"type": etype, "offset": offset, "length": length}
+        if etype == "text_link":
+            url = entity.get("url")
+            if not isinstance(url, str) or not url.strip():
+                raise fail(i, 'text_link needs a non-empty "url"')
+            clean["url"] = url
+        elif etype == "text_mention":
+            user = entity.get("user")
+            user_id = user.get("id") if isinstance(user, dict) else None
+            if not isinstance(user_id, int) or isinstance(user_id, bool):
+                raise fail(i, 'text_mention needs a "user" object with an Integer "id"')
+            clean["user"] = copy.deepcopy(user)
+        elif etype == "custom_emoji":
+            emoji_id = entity.get("custom_emoji_id")
+            if not isinstance(emoji_id, str) or not emoji_id:
+                raise fail(i, 'custom_emoji needs a non-empty "custom_emoji_id"')
+            clean["custom_emoji_id"] = emoji_id
+        elif etype == "pre" and entity.get("language") is not None:
+            if not isinstance(entity["language"], str):
+                raise fail(i, 'field "language" must be a String')
+            clean["language"] = entity["language"]
+        checked.append(clean)
+    return checked
 
 
 @dataclass
@@ -370,6 +458,7 @@ class StoredMessage:
             "entities": copy.deepcopy(self.entities),
             "caption": self.caption,
             "plain_caption": self.plain_caption,
+            "caption_entities": copy.deepcopy(self.caption_entities),
             "reply_markup": copy.deepcopy(self.reply_markup),
         }
 
@@ -843,8 +932,15 @@ class EmulatorState:
         return next(k for k in update if k != "update_id")
 
     # ------------------------------------------------------------------ users act
-    def _text_entities(self, text: str) -> list[dict[str, Any]]:
-        return [
+    def _text_entities(
+        self, text: str, given: Any = None, what: str = "entities"
+    ) -> list[dict[str, Any]]:
+        """The entities of a text (or caption) a user sends. Without ``given``: the
+        ``bot_command`` entities a Telegram client detects. With ``given`` (a list of Bot API
+        ``MessageEntity`` dicts, checked by :func:`_check_entities`, ``what`` naming it in
+        errors): those, plus the detected bot commands that overlap none of them, sorted by
+        offset."""
+        detected = [
             {
                 "type": "bot_command",
                 "offset": utf16_len(text[: m.start()]),
@@ -852,6 +948,18 @@ class EmulatorState:
             }
             for m in _BOT_COMMAND_RE.finditer(text)
         ]
+        if given is None:
+            return detected
+        entities = _check_entities(text, given, what)
+        spans = [(e["offset"], e["offset"] + e["length"]) for e in entities]
+        entities += [
+            d
+            for d in detected
+            if not any(
+                d["offset"] < end and start < d["offset"] + d["length"] for start, end in spans
+            )
+        ]
+        return sorted(entities, key=lambda e: (e["offset"], -e["length"]))
 
     def _user_chat(self, user_id: int) -> Chat:
         self._user(user_id)
@@ -875,11 +983,20 @@ class EmulatorState:
 
     @_synchronized
     def user_send_text(
-        self, user_id: int, text: str, reply_to_message_id: int | None = None
+        self,
+        user_id: int,
+        text: str,
+        reply_to_message_id: int | None = None,
+        entities: list[dict[str, Any]] | None = None,
     ) -> tuple[int, StoredMessage]:
-        """The user sends a text message. Returns (update_id, message)."""
+        """The user sends a text message. Returns (update_id, message). ``entities`` (Bot API
+        ``MessageEntity`` dicts, offsets and lengths in UTF-16 code units) is the formatting
+        the user typed (bold, links...): checked like Telegram checks it (``400 Bad Request``
+        otherwise) and stored sorted by offset, with the detected bot commands that overlap
+        none of them; without it only bot commands are detected."""
         chat = self._user_chat(user_id)
         self._check_text(text)
+        message_entities = self._text_entities(text, entities)
         if reply_to_message_id is not None and self._message(chat, reply_to_message_id) is None:
             raise bad_request("message to be replied not found")
         return self._user_message(
@@ -887,7 +1004,7 @@ class EmulatorState:
             "text",
             text=text,
             plain_text=text,
-            entities=self._text_entities(text),
+            entities=message_entities,
             reply_to_message_id=reply_to_message_id,
         )
 
@@ -975,33 +1092,60 @@ class EmulatorState:
         content: bytes,
         mime_type: str | None = None,
         caption: str | None = None,
+        caption_entities: list[dict[str, Any]] | None = None,
     ) -> tuple[int, StoredMessage]:
-        """The user uploads a document (downloadable by the bot through getFile)."""
+        """The user uploads a document (downloadable by the bot through getFile);
+        ``caption_entities`` as the ``entities`` of :meth:`user_send_text`."""
         chat = self._user_chat(user_id)
         mime = mime_type or mimetypes.guess_type(file_name)[0] or "application/octet-stream"
         return self._user_send_file(
-            chat, "document", content, caption, file_name=file_name, mime_type=mime
+            chat,
+            "document",
+            content,
+            caption,
+            caption_entities,
+            file_name=file_name,
+            mime_type=mime,
         )
 
     @_synchronized
     def user_send_photo(
-        self, user_id: int, content: bytes, caption: str | None = None
+        self,
+        user_id: int,
+        content: bytes,
+        caption: str | None = None,
+        caption_entities: list[dict[str, Any]] | None = None,
     ) -> tuple[int, StoredMessage]:
-        """The user sends a photo."""
+        """The user sends a photo; ``caption_entities`` as the ``entities`` of
+        :meth:`user_send_text`."""
         chat = self._user_chat(user_id)
-        return self._user_send_file(chat, "photo", content, caption, mime_type="image/jpeg")
+        return self._user_send_file(
+            chat, "photo", content, caption, caption_entities, mime_type="image/jpeg"
+        )
 
     def _user_send_file(
-        self, chat: Chat, kind: str, content: bytes, caption: str | None, **file_fields: Any
+        self,
+        chat: Chat,
+        kind: str,
+        content: bytes,
+        caption: str | None,
+        caption_entities: list[dict[str, Any]] | None,
+        **file_fields: Any,
     ) -> tuple[int, StoredMessage]:
-        """A user message carrying a captioned :class:`StoredFile` (document or photo)."""
+        """A user message carrying a captioned :class:`StoredFile` (document or photo); the
+        caption's entities are checked before the file is stored."""
+        if caption_entities and not caption:
+            raise bad_request("can't parse caption_entities: there is no caption")
+        entities = (
+            self._text_entities(caption, caption_entities, "caption_entities") if caption else []
+        )
         stored = self._new_file(kind, content, **file_fields)
         return self._user_message(
             chat,
             kind,
             caption=caption,
             plain_caption=caption,
-            caption_entities=self._text_entities(caption) if caption else [],
+            caption_entities=entities,
             **{kind: stored},
         )
 
