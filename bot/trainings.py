@@ -34,6 +34,7 @@ from bot.context import BotContext
 from bot.i18n import N_, Translator, get_translator
 from bot.notify import notify_employee
 from bot.rules.nip import EmployeeType, NipProblem, check_nip, normalize_nip, problem_params
+from storage.exports.cells import local_time_cell, start_sheet, text_cell
 from storage.importers.cells import parse_datetime
 from storage.models import utcnow
 from storage.repositories.audit import AuditRepository
@@ -461,42 +462,20 @@ def attendance_workbook(
 ) -> bytes:
     """The attendance list: No, Name, NIP, Unit, Answer, Reason, Answered at (WIB)."""
     from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
 
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(re.sub(r"[\\/*?:\[\]]", "-", training.code)[:31] or "Sheet")
-    for index, (_, width) in enumerate(XLSX_COLUMNS, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = width
-
-    def text_cell(value: str, *, bold: bool = False) -> WriteOnlyCell:
-        # Names and reasons come from people: never let "=..." become a formula.
-        cell = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", value))
-        cell.data_type = "s"
-        if bold:
-            cell.font = Font(bold=True)
-        return cell
-
-    def time_cell(value: dt.datetime | None) -> WriteOnlyCell | None:
-        if value is None:
-            return None
-        cell = WriteOnlyCell(sheet, value=t.local(value).replace(tzinfo=None, microsecond=0))
-        cell.number_format = "DD/MM/YYYY HH:MM"
-        return cell
-
-    sheet.append([text_cell(t(name), bold=True) for name, _ in XLSX_COLUMNS])
+    title = re.sub(r"[\\/*?:\[\]]", "-", training.code)[:31] or "Sheet"
+    sheet = start_sheet(workbook, title, XLSX_COLUMNS, t)
     for number, row in enumerate(rows, start=1):
         sheet.append(
             [
                 number,
-                text_cell(row.name),
-                text_cell(row.nip),
-                text_cell(row.unit),
-                text_cell(attendance_label(row.attendance, t)),
-                text_cell(row.absence_reason or ""),
-                time_cell(row.responded_at),
+                text_cell(sheet, row.name),
+                text_cell(sheet, row.nip),
+                text_cell(sheet, row.unit),
+                text_cell(sheet, attendance_label(row.attendance, t)),
+                text_cell(sheet, row.absence_reason or ""),
+                local_time_cell(sheet, row.responded_at, t),
             ]
         )
     buffer = io.BytesIO()

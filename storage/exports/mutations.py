@@ -24,13 +24,14 @@ from bot.rules.stages import (
     MutationType,
     Stage,
 )
+from storage.exports.cells import Columns, start_sheet, text_cell
 from storage.repositories.mutations import StuckMutation
 
 COUNTS_SHEET = N_("Stages")
 STUCK_SHEET = N_("Stuck")
 # (msgid, column width in characters)
-COUNT_COLUMNS: tuple[tuple[str, float], ...] = ((N_("Stage"), 50), (N_("Mutations"), 12))
-STUCK_COLUMNS: tuple[tuple[str, float], ...] = (
+COUNT_COLUMNS: Columns = ((N_("Stage"), 50), (N_("Mutations"), 12))
+STUCK_COLUMNS: Columns = (
     (N_("No."), 5),
     (N_("NIP"), 21),
     (N_("Name"), 32),
@@ -110,29 +111,9 @@ def overview_workbook(
     """The overview: sheet *Stages* (stage, count; then the totals) and sheet *Stuck*."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
-    from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
     workbook = Workbook(write_only=True)
-
-    def sheet_with(title: str, columns: tuple[tuple[str, float], ...]) -> WriteOnlyWorksheet:
-        sheet = workbook.create_sheet(title[:31])
-        for index, (_, width) in enumerate(columns, start=1):
-            sheet.column_dimensions[get_column_letter(index)].width = width
-        sheet.append([text_cell(sheet, t(name), bold=True) for name, _ in columns])
-        return sheet
-
-    def text_cell(sheet: WriteOnlyWorksheet, value: str, *, bold: bool = False) -> WriteOnlyCell:
-        # Names and units come from people: never let "=..." become a formula.
-        cell = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", value))
-        cell.data_type = "s"
-        if bold:
-            cell.font = Font(bold=True)
-        return cell
-
-    counts_sheet = sheet_with(t(COUNTS_SHEET), COUNT_COLUMNS)
+    counts_sheet = start_sheet(workbook, t(COUNTS_SHEET), COUNT_COLUMNS, t)
     for stage, count in ordered_counts(counts):
         counts_sheet.append([text_cell(counts_sheet, stage_text(stage, t)), count])
     summary = totals(counts)
@@ -145,7 +126,7 @@ def overview_workbook(
     ):
         counts_sheet.append([text_cell(counts_sheet, t(label), bold=True), value])
 
-    stuck_sheet = sheet_with(t(STUCK_SHEET), STUCK_COLUMNS)
+    stuck_sheet = start_sheet(workbook, t(STUCK_SHEET), STUCK_COLUMNS, t)
     for number, item in enumerate(stuck, start=1):
         since = WriteOnlyCell(stuck_sheet, value=t.local(item.since).date())
         since.number_format = "DD/MM/YYYY"

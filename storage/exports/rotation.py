@@ -9,10 +9,11 @@ import datetime as dt
 from bot.i18n import N_, Translator
 from bot.rotation import RotationReport, box_text, opening_text
 from bot.rules.talent import LEVEL_LABELS
+from storage.exports.cells import Columns, start_sheet, text_cell
 
 SHEET = N_("Due for rotation")
 # (msgid, column width in characters)
-COLUMNS: tuple[tuple[str, float], ...] = (
+COLUMNS: Columns = (
     (N_("No."), 5),
     (N_("NIP"), 21),
     (N_("Name"), 32),
@@ -38,23 +39,13 @@ def rotation_workbook(report: RotationReport, t: Translator) -> bytes:
 
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
 
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(t(SHEET)[:31])
+    sheet = start_sheet(workbook, t(SHEET), COLUMNS, t)
 
-    def text(value: str, *, bold: bool = False) -> WriteOnlyCell:
-        cell = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", value))
-        cell.data_type = "s"
-        if bold:
-            cell.font = Font(bold=True)
-        return cell
+    def text(value: str) -> WriteOnlyCell:
+        return text_cell(sheet, value)
 
-    for index, (_, width) in enumerate(COLUMNS, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = width
-    sheet.append([text(t(name), bold=True) for name, _ in COLUMNS])
     for number, item in enumerate(report.candidates, start=1):
         since = WriteOnlyCell(sheet, value=item.post_since)
         since.number_format = "DD/MM/YYYY"
