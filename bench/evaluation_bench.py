@@ -25,9 +25,10 @@ spinner. Throughput = answers / (last answer - first batch). Before measuring, W
 Two bots, each in a fresh process polling the emulator (its own process), as in
 ``bench/status_bench.py`` (whose child processes are reused):
 
-* ``bot``: the real application; ``--rate-limiter`` picks it as built (PTB's
-  ``AIORateLimiter`` holds messages and edits to Telegram's 30/s overall: 200 people at once
-  wait for that ceiling), with that ceiling lifted (the default: the bot's own work), or both;
+* ``bot``: the real application; ``--rate-limiter`` picks it as built (messages and edits
+  share the outbox sender's budget, ``SEND_RATE_GLOBAL``, under Telegram's 30/s overall: 200
+  people at once wait for that ceiling), with that ceiling lifted (the default: the bot's own
+  work), or both;
 * ``echo``: a bare python-telegram-bot ``Application`` replying with the text, as many
   users each sending 13 messages the same way (the next when the previous was answered).
 

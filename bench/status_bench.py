@@ -14,10 +14,12 @@ Three bots, each in a fresh process polling the same emulator (its own process),
 
 * ``bot``: the real application (``bot.app.run_polling`` with ``TELEGRAM_BASE_URL`` at the
   emulator, the outbox sender and the scheduler running, ``SCHEDULER_TICK_SECONDS`` at its
-  maximum so that no tick falls in the measurement), as built: PTB's ``AIORateLimiter``
-  keeps replies under Telegram's 30 messages/s overall;
-* ``bot, limiter lifted``: the same with that 30/s ceiling removed (the limiter object and
-  its retries stay), to see the bot's own per-update work (``--rate-limiter`` picks);
+  maximum so that no tick falls in the measurement), as built: replies share the outbox
+  sender's budget (``SEND_RATE_GLOBAL``, under Telegram's 30 messages/s overall;
+  ``bot.delivery.SharedBudgetRateLimiter``);
+* ``bot, limiter lifted``: the same with that ceiling removed (a plain ``AIORateLimiter``
+  without an overall limit, its retries stay), to see the bot's own per-update work
+  (``--rate-limiter`` picks);
 * ``echo``: a bare python-telegram-bot ``Application`` whose ``MessageHandler`` replies with
   the text, with ``concurrent_updates(True)`` as the real bot has (up to 256 updates at once)
   and no rate limiter.
@@ -278,7 +280,6 @@ def serve_bot(kind: str, database_url: str, root: str) -> None:
         application.add_handler(MessageHandler(filters.TEXT, echo))
         application.run_polling(allowed_updates=Update.ALL_TYPES, close_loop=False)
     else:
-        import functools
         from unittest import mock
 
         from telegram.ext import AIORateLimiter
@@ -293,9 +294,12 @@ def serve_bot(kind: str, database_url: str, root: str) -> None:
             scheduler_tick_seconds=600,  # the maximum: no tick during the measurement
         )
         with contextlib.ExitStack() as stack:
-            if kind == "lifted":  # no overall 30/s; the limiter's retries stay
-                lifted = functools.partial(AIORateLimiter, overall_max_rate=0)
-                stack.enter_context(mock.patch.object(bot.app, "AIORateLimiter", lifted))
+            if kind == "lifted":  # no overall budget; the limiter's retries stay
+
+                def lifted(_application: object, **options: Any) -> AIORateLimiter:
+                    return AIORateLimiter(overall_max_rate=0, **options)
+
+                stack.enter_context(mock.patch.object(bot.app, "SharedBudgetRateLimiter", lifted))
             bot.app.run_polling(settings)
 
 

@@ -75,14 +75,14 @@ import socket
 import time
 import uuid
 import warnings
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, Message
+from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, Message, MessageEntity
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -93,7 +93,7 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
-from telegram.ext import Application
+from telegram.ext import AIORateLimiter, Application
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
@@ -182,9 +182,13 @@ class Pacer:
 
     def note_send(self, chat_id: int) -> None:
         """A request to ``chat_id`` starts now (counts for the window and the chat)."""
+        self.note_global()
+        self.note_chat(chat_id)
+
+    def note_global(self) -> None:
+        """A request starts now (counts for the window only)."""
         if self.capacity:
             self._sends.append(self.clock())
-        self.note_chat(chat_id)
 
     def note_chat(self, chat_id: int) -> None:
         if not self.chat_interval:
@@ -257,10 +261,14 @@ def build_call(bot: Bot, chat_id: int, payload: dict[str, Any]) -> Callable[...,
         common["disable_notification"] = True
     if "text" in payload:
         kwargs = dict(common, text=payload["text"])
+        if payload.get("entities"):
+            kwargs["entities"] = MessageEntity.de_list(payload["entities"], bot)
         if payload.get("disable_web_page_preview"):
             kwargs["link_preview_options"] = LinkPreviewOptions(is_disabled=True)
         return lambda **timeouts: bot.send_message(**kwargs, **timeouts)
     caption = payload.get("caption")
+    if payload.get("caption_entities"):
+        common["caption_entities"] = MessageEntity.de_list(payload["caption_entities"], bot)
     if "photo" in payload:
         photo, _ = _media(payload["photo"], "photo.jpg")
         return lambda **timeouts: bot.send_photo(photo=photo, caption=caption, **common, **timeouts)
@@ -383,6 +391,39 @@ class Sender:
             else:
                 log.info("outbox: quiet hours over, sending everything")
         return quiet
+
+    async def take_slot(
+        self,
+        chat_id: int | None,
+        timeout: float | None = 10.0,  # noqa: ASYNC109 - a budget, not a cancellation
+        *,
+        wait_for_chat: bool = True,
+    ) -> bool:
+        """Book a slot for a call the application makes itself (a reply, HR's progress
+        message edited in place), so that it counts in the same budget as the outbox's sends.
+        With a ``chat_id`` the call counts for that chat's pace too, and waits for it unless
+        ``wait_for_chat`` is false (a reply in a conversation goes at once; the pushes to that
+        chat wait after it). ``False`` if no slot came within ``timeout`` seconds (``None``:
+        wait as long as it takes)."""
+        deadline = math.inf if timeout is None else self.clock() + timeout
+        # Not behind the outbox rows' queue (``_slot_lock``): the next free slot is taken
+        # as soon as it comes, so a person waiting for an answer goes before a broadcast.
+        # Checking and noting the slot with nothing awaited in between is what keeps it from
+        # being booked twice, here as for the rows.
+        while True:
+            wait = max(self.pacer.global_delay(), self.paused_for())
+            if chat_id is not None and wait_for_chat:
+                wait = max(wait, self.pacer.chat_delay(chat_id))
+            if wait <= 0:
+                break
+            if self.clock() + wait > deadline:
+                return False
+            await asyncio.sleep(wait)
+        if chat_id is None:
+            self.pacer.note_global()
+        else:
+            self.pacer.note_send(chat_id)
+        return True
 
     def pause(self, seconds: float) -> None:
         self._pause_until = max(self._pause_until, self.clock() + seconds)
@@ -546,10 +587,14 @@ class Sender:
         if delay > self.max_chat_wait or self._lease_ends_within(row, delay):
             return delay
         await self._sleep(delay)
-        if not await self._ensure_marked(row):
-            log.warning("outbox #%d: lease lost before sending, left to its new owner", row.id)
-            return _LOST
         async with self._slot_lock:  # first come, first served
+            # Marked only at the head of the queue (with the rows expected next, one wave in
+            # one statement), so at most about a wave is in flight: a crash leaves no more
+            # uncertain and a cancel stops the rest of the batch. The write is waited for
+            # before the global slot is computed, never between the slot and the request.
+            if not await self._ensure_marked(row):
+                log.warning("outbox #%d: lease lost before sending, left to its new owner", row.id)
+                return _LOST
             while True:
                 if self._stopping.is_set():
                     return 0.0
@@ -557,7 +602,9 @@ class Sender:
                     return self.paused_for()
                 if self._lease_ends_within(row, 0):
                     return 0.0
-                wait = self.pacer.global_delay()
+                # The chat again: a call the application made (``take_slot``) may have
+                # taken its slot while this row waited.
+                wait = max(self.pacer.global_delay(), self.pacer.chat_delay(row.chat_id))
                 if wait <= 0:
                     break
                 await self._sleep(wait)
@@ -738,6 +785,47 @@ class Sender:
 
 
 # ---------------------------------------------------------------------- application wiring
+class SharedBudgetRateLimiter(AIORateLimiter):
+    """python-telegram-bot's ``AIORateLimiter`` (a 429 is retried, groups are limited) whose
+    message sends and edits first take a slot of the running outbox sender's global budget
+    (:meth:`Sender.take_slot`, no per-chat wait): replies and pushes together stay within
+    ``SEND_RATE_GLOBAL``. A reply takes the next free slot ahead of the outbox queue, so a
+    person waiting for an answer comes before a broadcast. Without a running sender (handler
+    tests, before ``post_init``) it is a plain ``AIORateLimiter``."""
+
+    def __init__(self, application: Callable[[], Application | None], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._application = application
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, Any]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> Any:
+        application = self._application()
+        sender = get_sender(application) if application is not None else None
+        if sender is not None and _counts_as_message(endpoint):
+            chat_id = data.get("chat_id")
+            await sender.take_slot(
+                chat_id if isinstance(chat_id, int) else None, timeout=None, wait_for_chat=False
+            )
+        return await super().process_request(
+            callback, args, kwargs, endpoint, data, rate_limit_args
+        )
+
+
+def _counts_as_message(endpoint: str) -> bool:
+    """Calls Telegram's flood limits count: sending, editing, copying, forwarding."""
+    name = endpoint.lower()
+    if name == "sendchataction":
+        return False
+    return name.startswith(("send", "edit")) or name in {"copymessage", "forwardmessage"}
+
+
 def get_sender(application: Application) -> Sender | None:
     """The running sender (to :meth:`Sender.wake` it after enqueuing), if any."""
     sender = application.bot_data.extras.get(EXTRAS_SENDER)

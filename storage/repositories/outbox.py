@@ -29,12 +29,13 @@ Payload (JSON, exactly one of ``text`` / ``photo`` / ``document``)::
 
     {"text": "<b>…</b>",                       # ≤ 4096 characters once parsed
      "parse_mode": "HTML" | null,               # also applies to a caption
+     "entities": [{"type": "bold", "offset": 0, "length": 4}, …],   # instead of parse_mode
      "reply_markup": {"inline_keyboard": [[{"text": "Hadir", "callback_data": "…"}]]} | null,
      "disable_web_page_preview": true,          # optional, text only
      "disable_notification": true}              # optional
 
     {"photo": {"file_id": "…"} | {"path": "…"} | {"bytes_b64": "…"},
-     "caption": "…", "parse_mode": …, "reply_markup": …}
+     "caption": "…", "parse_mode": …, "caption_entities": [...], "reply_markup": …}
 
     {"document": {"file_id": "…"} | {"path": "…", "filename"?: "…"}
                  | {"bytes_b64": "…", "filename": "laporan.xlsx"},
@@ -137,6 +138,20 @@ def validate_payload(payload: dict[str, Any]) -> None:
             raise ValueError("'caption' must be a string")
     if payload.get("parse_mode") not in _PARSE_MODES:
         raise ValueError(f"'parse_mode' must be one of {_PARSE_MODES}")
+    entities_key = "entities" if key == "text" else "caption_entities"
+    for name in ("entities", "caption_entities"):
+        entities = payload.get(name)
+        if entities is None:
+            continue
+        if name != entities_key:
+            raise ValueError(f"'{name}' does not go with '{key}'")
+        if payload.get("parse_mode") is not None:
+            raise ValueError(f"'{name}' and 'parse_mode' exclude each other")
+        if not isinstance(entities, list) or not all(
+            isinstance(entity, dict) and {"type", "offset", "length"} <= entity.keys()
+            for entity in entities
+        ):
+            raise ValueError(f"'{name}' must be a list of {{type, offset, length, …}}")
     markup = payload.get("reply_markup")
     if markup is not None:
         rows = markup.get("inline_keyboard") if isinstance(markup, dict) else None
@@ -212,6 +227,69 @@ class OutboxRepository:
             .returning(OutboxMessage.id)
         )
         return (await self.session.execute(statement)).scalar_one_or_none() is not None
+
+    async def enqueue_many(
+        self,
+        recipients: list[tuple[str, int, int | None]],
+        payload: dict[str, Any],
+        *,
+        kind: str,
+        urgent: bool = False,
+        not_before: dt.datetime | None = None,
+        chunk: int = 1000,
+    ) -> dict[str, int]:
+        """The same ``payload`` to many chats, ``(key, chat_id, employee_id)`` each, in a few
+        multi-row statements; returns ``{key: outbox id}`` of the new rows (existing keys are
+        skipped, as with :meth:`enqueue`)."""
+        validate_payload(payload)
+        if not recipients:
+            return {}
+        insert = pg_insert if self._dialect == "postgresql" else sqlite_insert
+        now = utcnow()
+        due = not_before or now
+        ids: dict[str, int] = {}
+        m = OutboxMessage
+        for start in range(0, len(recipients), chunk):
+            rows = [
+                {
+                    "idempotency_key": key,
+                    "chat_id": chat_id,
+                    "employee_id": employee_id,
+                    "kind": kind,
+                    "payload": payload,
+                    "urgent": urgent,
+                    "status": PENDING,
+                    "attempts": 0,
+                    "not_before": due,
+                    "created_at": now,
+                }
+                for key, chat_id, employee_id in recipients[start : start + chunk]
+            ]
+            statement = (
+                insert(m)
+                .on_conflict_do_nothing(index_elements=[m.idempotency_key])
+                .returning(m.id, m.idempotency_key)
+            )
+            result = await self.session.execute(statement, rows)
+            ids.update((row.idempotency_key, row.id) for row in result)
+        return ids
+
+    async def cancel_unsent(self, outbox_ids: list[int], reason: str) -> int:
+        """Cancel those of ``outbox_ids`` that have not left: ``pending``, or claimed by a
+        sender that has not marked them in flight yet (it then finds them no longer its own
+        and skips them). Rows in flight, sent or finished are left alone; how many changed."""
+        m = OutboxMessage
+        unsent = or_(m.status == PENDING, and_(m.status == SENDING, m.attempt_started_at.is_(None)))
+        changed = 0
+        for start in range(0, len(outbox_ids), 1000):
+            result = await self.session.execute(
+                update(m)
+                .where(m.id.in_(outbox_ids[start : start + 1000]), unsent)
+                .values(status=CANCELLED, last_error=reason, lease_until=None, lease_owner=None)
+                .execution_options(synchronize_session=False)
+            )
+            changed += int(getattr(result, "rowcount", 0) or 0)
+        return changed
 
     # ------------------------------------------------------------------ the sender
     async def claim(
