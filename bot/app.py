@@ -5,12 +5,19 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
-from telegram.ext import AIORateLimiter, Application
+from telegram.ext import Application
 from telegram.request import BaseRequest
 
+from bot.announcements import start_progress_job, stop_progress_job
 from bot.config import Settings
 from bot.context import CONTEXT_TYPES, BotData
-from bot.delivery import EXTRAS_SETTINGS, options_from_settings, start_sender, stop_sender
+from bot.delivery import (
+    EXTRAS_SETTINGS,
+    SharedBudgetRateLimiter,
+    options_from_settings,
+    start_sender,
+    stop_sender,
+)
 from bot.menus import publish_default_menu
 from bot.scheduler import start_scheduler, stop_scheduler
 from handlers import register_all
@@ -38,6 +45,7 @@ async def _post_init(application: Application) -> None:
     }
     await start_sender(application)
     start_scheduler(application)
+    start_progress_job(application)
     await publish_default_menu(
         application.bot, data.settings.timezone, data.settings.default_language
     )
@@ -47,6 +55,7 @@ async def _post_init(application: Application) -> None:
 async def _post_shutdown(application: Application) -> None:
     data: BotData = application.bot_data
     stop_scheduler(application)
+    stop_progress_job(application)
     await stop_sender(application)
     if data.engine is not None:
         await data.engine.dispose()
@@ -60,6 +69,7 @@ def build_application(settings: Settings, request: BaseRequest | None = None) ->
     Outside ``run_polling``, call ``initialize()`` then ``post_init`` yourself.
     """
     builder = Application.builder()
+    holder: dict[str, Application] = {}  # the limiter is made before the application
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
     application = (
@@ -67,13 +77,14 @@ def build_application(settings: Settings, request: BaseRequest | None = None) ->
         .base_url(settings.telegram_base_url)
         .base_file_url(settings.base_file_url)
         .context_types(CONTEXT_TYPES)
-        # Replies honour Telegram's limits: queued per chat and globally, 429s retried.
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        # Replies honour Telegram's limits together with the outbox's pushes: one budget.
+        .rate_limiter(SharedBudgetRateLimiter(lambda: holder.get("application"), max_retries=3))
         .concurrent_updates(True)
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
         .build()
     )
+    holder["application"] = application
     application.bot_data.settings = settings
     register_all(application)
     return application

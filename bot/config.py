@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     evaluation_deadline_working_day: int = Field(default=5, ge=1, le=15)
     behaviour_rule: BehaviourRule = BehaviourRule.MAJORITY
     evaluation_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    # HR's live progress message of an announcement is edited at most this often.
+    announcement_progress_seconds: float = Field(default=3.0, ge=1, le=60)
 
     @field_validator("database_url")
     @classmethod

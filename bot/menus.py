@@ -51,6 +51,10 @@ COMMANDS: list[Command] = [
     Command("hr_pembinaan", N_("Staff flagged for coaching; assign a training"), Audience.HR_ADMIN),
     Command("hr_talenta", N_("Talent map: performance × potential"), Audience.HR_ADMIN),
     Command("hr_rotasi", N_("Due for rotation (more than 5 years in post)"), Audience.HR_ADMIN),
+    Command("hr_umumkan", N_("Send an announcement to ASN"), Audience.HR_ADMIN),
+    Command(
+        "hr_siaran", N_("Announcements: progress, cancel, download, resend"), Audience.HR_ADMIN
+    ),
     Command("hr_impor", N_("Upload employee, mutation or training data"), Audience.HR_ADMIN),
     Command("hr_lepas", N_("Unlink an employee's Telegram account"), Audience.HR_ADMIN),
     Command("hr_admin", N_("Grant or withdraw the HR admin role"), Audience.HR_ADMIN),

@@ -10,7 +10,9 @@ from telegram.ext import Application
 
 from handlers import (
     account,
+    announcements,
     audit,
+    broadcasts,
     coaching,
     delivery_status,
     directory,
@@ -55,5 +57,7 @@ def register_all(application: Application) -> None:
     rotation.register(application)
     talent.register(application)
     team.register(application)
+    announcements.register(application)
+    broadcasts.register(application)
     errors.register(application)
     fallback.register(application)  # last: only what no capability took

@@ -36,6 +36,10 @@ ACTION_NAMES = {
     "evaluation_refused": N_("was refused rating someone who is not a direct report"),
     "evaluation_reopened": N_("reopened a performance evaluation period"),
     "coaching_assigned": N_("assigned a coaching training"),
+    "announcement_sent": N_("sent an announcement"),
+    "announcement_scheduled": N_("scheduled an announcement"),
+    "announcement_cancelled": N_("cancelled an announcement"),
+    "announcement_resent": N_("resent the failed messages of an announcement"),
 }
 
 

@@ -1,13 +1,15 @@
 """Guided conversations whose state lives in the database (``storage.repositories.drafts``).
 
 A capability declares a :class:`Flow` (a draft ``flow`` name, what to do with a typed answer,
-what ``/batal`` does) and calls :func:`register_flow`. One router, in group
-:data:`ROUTER_GROUP` (before the account group and the capabilities), looks at every private
-text message: when the writer has a live draft of a registered flow, the newest one gets the
-message and nothing else runs (the account is loaded first, as the account group would);
-otherwise the message goes on to the commands and the fallback untouched. Other commands
-are never taken: a person in the middle of a conversation may still use ``/help`` and then
-answer. ``/batal`` without any conversation says there is nothing to cancel.
+what ``/batal`` does, optionally what to do with an attachment) and calls
+:func:`register_flow`. One router, in group :data:`ROUTER_GROUP` (before the account group
+and the capabilities), looks at every private message with text or an attachment (photo,
+document, sticker …): when the writer has a live draft of a registered flow, the newest one
+gets the message (an attachment only if that flow takes them) and nothing else runs (the
+account is loaded first, as the account group would); otherwise the message goes on to the
+commands and the fallback untouched. Other commands are never taken: a person in the middle of a
+conversation may still use ``/help`` and then answer. ``/batal`` without any conversation
+says there is nothing to cancel.
 
 Because the state is a database row, a restart, a second process or a new phone continues
 where the person left off; a draft untouched for 24 hours is forgotten.
@@ -48,6 +50,8 @@ class Flow:
     name: str  # the draft's ``flow``
     on_text: FlowStep  # the person typed an answer
     on_cancel: FlowStep  # the person sent /batal
+    # the person sent a photo, a document, a sticker …; ``None``: it goes on to the others
+    on_media: FlowStep | None = None
 
 
 def _flows(application: Application) -> dict[str, Flow]:
@@ -63,19 +67,27 @@ def _command(text: str) -> str | None:
 
 async def route(update: Update, context: BotContext) -> None:
     message, user = update.effective_message, update.effective_user
-    if message is None or user is None or message.text is None:
+    if message is None or user is None:
         return
-    command = _command(message.text)
+    command = _command(message.text) if message.text is not None else None
     if command is not None and command not in CANCEL_COMMANDS:
         return
     flows = _flows(context.application)
+    if message.text is None and not any(flow.on_media for flow in flows.values()):
+        return
     async with context.session() as session:
         draft = await DraftRepository(session).latest(user.id, flows)
     if draft is None:
         return
-    await load_account(update, context)
     flow = flows[draft.flow]
-    step = flow.on_cancel if command is not None else flow.on_text
+    step: FlowStep | None
+    if message.text is None:
+        step = flow.on_media
+    else:
+        step = flow.on_cancel if command is not None else flow.on_text
+    if step is None:
+        return
+    await load_account(update, context)
     try:
         await step(update, context, draft)
     except Exception as exc:  # the error handler tells the person; no other handler replies
@@ -127,8 +139,11 @@ def register_flow(application: Application, flow: Flow) -> None:
     flows[flow.name] = flow
     if not first:
         return
-    private_text = filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE & filters.TEXT
-    application.add_handler(MessageHandler(private_text, route), group=ROUTER_GROUP)
+    private = filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE
+    private_text = private & filters.TEXT
+    # Stickers, voice notes … too: a flow that takes media answers them itself.
+    routed = private & (filters.TEXT | filters.ATTACHMENT)
+    application.add_handler(MessageHandler(routed, route), group=ROUTER_GROUP)
     application.add_handler(
         CommandHandler(list(CANCEL_COMMANDS), nothing_to_cancel, filters=private_text)
     )

@@ -422,3 +422,53 @@ class Draft(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Announcement(Base):
+    """An HR broadcast (``/hr_umumkan``): its content, audience and delivery.
+
+    ``content`` is the outbox payload every recipient gets (text with Telegram's entities, or
+    a photo/document ``file_id`` with its caption and caption entities); the recipients and
+    their outbox rows are in :class:`AnnouncementRecipient`, fixed when HR confirmed.
+    """
+
+    __tablename__ = "announcements"
+    __table_args__ = (Index("ix_announcements_status_send_at", "status", "send_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id"))
+    # The chat of HR who confirmed it: the progress message and the final report go there.
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # {"kind": "all" | "units" | "supervisors" | "nips", "unit_ids": [...], "file_name": ...}
+    audience: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # scheduled | sending | done | cancelled
+    status: Mapped[str] = mapped_column(String(12), default="sending")
+    send_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[dt.datetime | None]
+    cancelled_at: Mapped[dt.datetime | None]
+    cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id"))
+    resent_at: Mapped[dt.datetime | None]
+    resent_by_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id"))
+    # The live progress message in HR's chat; 0 while one process is sending it.
+    progress_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    progress_edited_at: Mapped[dt.datetime | None]
+
+
+class AnnouncementRecipient(Base):
+    """One employee an announcement was meant for: the outbox row that carries it, or why
+    none (``skipped``: ``not_linked`` | ``unreachable``)."""
+
+    __tablename__ = "announcement_recipients"
+    __table_args__ = (UniqueConstraint("announcement_id", "employee_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    announcement_id: Mapped[int] = mapped_column(
+        ForeignKey("announcements.id", ondelete="CASCADE"), index=True
+    )
+    employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id"))
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+    skipped: Mapped[str | None] = mapped_column(String(12))
+    # The failed first delivery, when "Kirim ulang yang gagal" gave this recipient a new row.
+    first_outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 from bot import scheduler
+from bot.announcements import JOB_NAME as PROGRESS_JOB
 from bot.app import build_application
 from bot.config import Settings
 from bot.context import BotData
@@ -32,8 +33,11 @@ async def test_post_init_schedules_the_tick_in_jakarta_time_and_it_runs(database
         job_queue = app.job_queue
         assert job_queue is not None
         assert job_queue.scheduler.timezone == JAKARTA
-        [job] = job_queue.jobs()
-        assert job.name == JOB_NAME
+        [job] = job_queue.get_jobs_by_name(JOB_NAME)
+        # The other repeating job: HR's announcement progress, also in Jakarta time.
+        [progress] = job_queue.get_jobs_by_name(PROGRESS_JOB)
+        assert {j.name for j in job_queue.jobs()} == {JOB_NAME, PROGRESS_JOB}
+        assert progress.job.trigger.timezone == JAKARTA
         assert job.job.trigger.timezone == JAKARTA
         assert job.job.trigger.interval == dt.timedelta(seconds=1)
         assert (job.job.max_instances, job.job.coalesce, job.job.misfire_grace_time) == (
