@@ -46,6 +46,7 @@ bench: install
 	$(BIN)/python bench/delivery_bench.py
 	$(BIN)/python bench/status_bench.py
 	$(BIN)/python bench/evaluation_bench.py
+	$(BIN)/python bench/broadcast_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -483,7 +483,8 @@ def main(argv: list[str] | None = None) -> int:
         "--rate-limiter",
         choices=("both", "as-built", "lifted"),
         default="both",
-        help="run the real bot as built (30 replies/s overall), with that ceiling lifted, "
+        help="run the real bot as built (replies within SEND_RATE_GLOBAL), with that ceiling "
+        "lifted, "
         "or both (default)",
     )
     parser.add_argument(

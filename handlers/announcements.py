@@ -23,6 +23,7 @@ transaction that stores the announcement, so a double tap sends once.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import re
@@ -49,6 +50,7 @@ from bot.trainings import nip_problem_text, parse_moment, parse_nips
 from handlers.access import require, stale_button
 from handlers.flows import Flow, begin, register_flow, stop_button
 from handlers.replies import Buttons, button_router, edit_html, markup, send_html
+from handlers.uploads import THREAD_THRESHOLD
 from storage.importers import MAX_FILE_BYTES, ImportFileError, read_table
 from storage.importers import messages as importer_messages
 from storage.importers.cells import number_text
@@ -288,7 +290,10 @@ async def _take_nips(update: Update, context: BotContext, data: dict[str, Any]) 
             await message.reply_text(t("The file could not be downloaded. Please send it again."))
             return
         try:
-            table = read_table(raw, file_name)
+            if len(raw) > THREAD_THRESHOLD:  # a large XLSX takes a while: off the event loop
+                table = await asyncio.to_thread(read_table, raw, file_name)
+            else:
+                table = read_table(raw, file_name)
         except ImportFileError as exc:
             await message.reply_text(
                 t("The file cannot be read: {reason}", reason=exc.issue.render(t))

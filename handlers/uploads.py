@@ -68,7 +68,7 @@ MAX_CHAT_CHARS = 3500
 PREVIEW_ISSUES = 10  # problems still shown in chat next to the file
 PREVIEW_LINE_CHARS = 300
 # Below this size parsing is quicker than handing the work to a thread.
-_THREAD_THRESHOLD = 256 * 1024
+THREAD_THRESHOLD = 256 * 1024
 _UNSAFE_NAME = re.compile(r"[^0-9A-Za-z._-]+")
 
 # Button labels and headings (KIND_NAMES from the command line are the lower-case nouns).
@@ -330,7 +330,7 @@ async def _download(context: BotContext, file_id: str) -> bytes:
 
 
 async def _read_headers(data: bytes, file_name: str) -> list[str]:
-    if len(data) > _THREAD_THRESHOLD:
+    if len(data) > THREAD_THRESHOLD:
         table = await asyncio.to_thread(read_table, data, file_name)
     else:
         table = read_table(data, file_name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from telegram.ext import Application
@@ -33,9 +34,14 @@ async def emulator() -> AsyncIterator[RunningEmulator]:
         yield running
 
 
-async def start_live_bot(emulator: RunningEmulator, settings: Settings) -> LiveBot:
-    """The real application, polling the emulator (as ``run_polling`` would start it)."""
+async def start_live_bot(
+    emulator: RunningEmulator, settings: Settings, *, delivery: dict[str, Any] | None = None
+) -> LiveBot:
+    """The real application, polling the emulator (as ``run_polling`` would start it);
+    ``delivery``: the outbox sender's options (``extras["delivery"]``, read by ``post_init``)."""
     app = build_application(settings)
+    if delivery is not None:
+        app.bot_data.extras["delivery"] = dict(delivery)
     await app.initialize()
     assert app.post_init is not None and app.updater is not None
     await app.post_init(app)
@@ -56,18 +62,23 @@ async def stop_live_bot(bot: LiveBot) -> None:
     await app.post_shutdown(app)
 
 
+def live_settings(emulator: RunningEmulator, database_url: str, **overrides: Any) -> Settings:
+    """The settings of a bot polling ``emulator`` (``overrides``: other settings)."""
+    values: dict[str, Any] = {
+        "bot_token": TOKEN,
+        "database_url": database_url,
+        "telegram_base_url": emulator.base_url,
+        "telegram_base_file_url": emulator.base_file_url,
+        # No quiet hours unless a test sets them: pushes must not depend on the time of day.
+        "quiet_hours_start": dt.time(0, 0),
+        "quiet_hours_end": dt.time(0, 0),
+    }
+    return Settings(**{**values, **overrides}, _env_file=None)
+
+
 @pytest.fixture
 async def live_bot(emulator: RunningEmulator, database_url: str) -> AsyncIterator[LiveBot]:
-    settings = Settings(
-        bot_token=TOKEN,
-        database_url=database_url,
-        telegram_base_url=emulator.base_url,
-        telegram_base_file_url=emulator.base_file_url,
-        # No quiet hours unless a test sets them: pushes must not depend on the time of day.
-        quiet_hours_start=dt.time(0, 0),
-        quiet_hours_end=dt.time(0, 0),
-        _env_file=None,
-    )
+    settings = live_settings(emulator, database_url)
     bot = await start_live_bot(emulator, settings)
     try:
         yield bot

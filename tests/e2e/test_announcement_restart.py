@@ -41,6 +41,7 @@ from storage.repositories.announcements import PROGRESS_CLAIM, PROGRESS_SENDING
 from tests.e2e.conftest import LiveBot
 from tests.evaluations import office as small_office
 from tests.support.bot_child import BotChild
+from tests.support.chat import has_text, shown, with_button
 from tests.support.telegram import TOKEN
 
 pytestmark = pytest.mark.e2e
@@ -68,22 +69,6 @@ DELIVERY = {
     "poll_interval": 0.2,
 }
 TEXT = "Pengumuman: apel akbar HUT Kota Bukittinggi, Senin pukul 07.30 di Lapangan Kantin."
-
-
-def shown(message: dict) -> str:
-    return message.get("plain_text") or message.get("plain_caption") or ""
-
-
-def has_text(text: str):
-    return lambda m: text in shown(m)
-
-
-def with_button(prefix: str):
-    def matches(message: dict) -> bool:
-        rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
-        return any(b.get("callback_data", "").startswith(prefix) for row in rows for b in row)
-
-    return matches
 
 
 async def wait_until(

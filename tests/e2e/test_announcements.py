@@ -30,8 +30,6 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.app import build_application
-from bot.config import Settings
 from bot.emulator import RunningEmulator
 from bot.emulator.client import EmulatorClient, EmulatorControlError
 from bot.i18n import get_translator
@@ -45,7 +43,7 @@ from storage.models import (
     Unit,
     utcnow,
 )
-from tests.e2e.conftest import LiveBot, start_live_bot, stop_live_bot
+from tests.e2e.conftest import LiveBot, live_settings, start_live_bot, stop_live_bot
 from tests.evaluations.office import (
     BOSS2_CHAT,
     BOSS_CHAT,
@@ -58,7 +56,7 @@ from tests.evaluations.office import (
     audit_actions,
 )
 from tests.storage.importing import pns_nip
-from tests.support.telegram import TOKEN
+from tests.support.chat import has_text, shown, with_button
 
 pytestmark = pytest.mark.e2e
 
@@ -86,22 +84,6 @@ FIRST_BULK_CHAT = 7740001
 
 
 # ----------------------------------------------------------------------------- helpers
-def shown(message: dict) -> str:
-    return message.get("plain_text") or message.get("plain_caption") or ""
-
-
-def has_text(text: str):
-    return lambda m: text in shown(m)
-
-
-def with_button(prefix: str):
-    def matches(message: dict) -> bool:
-        rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
-        return any(b.get("callback_data", "").startswith(prefix) for row in rows for b in row)
-
-    return matches
-
-
 def buttons(message: dict) -> list[str]:
     rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
     return [b.get("callback_data", "") for row in rows for b in row]
@@ -409,25 +391,8 @@ async def bot_with(
     """As the ``live_bot`` fixture, but with the outbox sender's options (``extras
     ["delivery"]``, merged over the settings by ``post_init``: they must be there before it)
     and ANNOUNCEMENT_PROGRESS_SECONDS."""
-    settings = Settings(
-        bot_token=TOKEN,
-        database_url=database_url,
-        telegram_base_url=emulator.base_url,
-        telegram_base_file_url=emulator.base_file_url,
-        quiet_hours_start=dt.time(0, 0),
-        quiet_hours_end=dt.time(0, 0),
-        announcement_progress_seconds=progress_seconds,
-        _env_file=None,
-    )
-    app = build_application(settings)
-    if delivery is not None:
-        app.bot_data.extras["delivery"] = dict(delivery)
-    await app.initialize()
-    assert app.post_init is not None and app.updater is not None
-    await app.post_init(app)
-    await app.start()
-    await app.updater.start_polling(poll_interval=0, timeout=1)
-    bot = LiveBot(app, emulator, settings)
+    settings = live_settings(emulator, database_url, announcement_progress_seconds=progress_seconds)
+    bot = await start_live_bot(emulator, settings, delivery=delivery)
     try:
         yield bot
     finally:

@@ -7,7 +7,6 @@ import asyncio
 import datetime as dt
 import io
 import itertools
-import json
 import time
 from collections.abc import AsyncIterator
 from html import escape
@@ -20,7 +19,6 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 from telegram import Update
 from telegram.ext import Application
-from telegram.request import RequestData
 
 from bot.i18n import get_translator
 from bot.menus import Audience
@@ -44,8 +42,7 @@ from tests.evaluations.office import (
 from tests.handlers.conftest import running_app
 from tests.storage.importing import csv_bytes, pns_nip, xlsx_bytes
 from tests.support.telegram import (
-    Call,
-    CapturingRequest,
+    FileServingRequest,
     callback_update,
     document_update,
     message_update,
@@ -63,58 +60,6 @@ ENTITIES = [
     {"type": "bold", "offset": 0, "length": 16},
     {"type": "text_link", "offset": 37, "length": 4, "url": "https://bukittinggikota.go.id/"},
 ]
-
-
-class FileServingRequest(CapturingRequest):
-    """``CapturingRequest`` that also answers ``getFile`` and serves the file's bytes, as
-    Telegram's file server would, and keeps the documents the bot sends."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, content)
-        self.uploaded: list[tuple[str, bytes]] = []  # (file name, content) the bot sent
-        self._ids = itertools.count(1)
-
-    def add_file(self, content: bytes) -> str:
-        number = next(self._ids)
-        file_id = f"BQACAgUAAxkBAAI{number:06d}"
-        self.files[file_id] = (f"documents/file_{number}.csv", content)
-        return file_id
-
-    async def do_request(
-        self, url: str, method: str, request_data: RequestData | None = None, *args: Any, **kw: Any
-    ) -> tuple[int, bytes]:
-        if "/file/bot" in url:
-            path = url.split("/file/bot", 1)[1].split("/", 1)[1]
-            self.calls.append(Call("download", {"path": path}))
-            for file_path, content in self.files.values():
-                if file_path == path:
-                    return 200, content
-            return 404, b'{"ok": false, "error_code": 404, "description": "Not Found"}'
-        if url.rsplit("/", 1)[-1] == "getFile":
-            params = dict(request_data.parameters) if request_data else {}
-            self.calls.append(Call("getFile", params))
-            file_path, content = self.files[str(params["file_id"])]
-            result = {
-                "file_id": params["file_id"],
-                "file_unique_id": f"u{params['file_id']}",
-                "file_size": len(content),
-                "file_path": file_path,
-            }
-            return 200, json.dumps({"ok": True, "result": result}).encode()
-        if url.rsplit("/", 1)[-1] == "sendDocument":
-            assert request_data is not None
-            self.calls.append(Call("sendDocument", dict(request_data.parameters)))
-            for name, content, *_ in request_data.multipart_data.values():
-                self.uploaded.append((name, content))
-            result = {
-                "message_id": next(self._message_ids),
-                "date": int(time.time()),
-                "chat": {"id": int(request_data.parameters["chat_id"]), "type": "private"},
-                "document": {"file_id": "BQAC-report", "file_unique_id": "report"},
-            }
-            return 200, json.dumps({"ok": True, "result": result}).encode()
-        return await super().do_request(url, method, request_data, *args, **kw)
 
 
 @pytest.fixture

@@ -7,18 +7,13 @@ file URL returns the bytes the test registered, as Telegram's file server would.
 from __future__ import annotations
 
 import io
-import itertools
-import json
-import time
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
-from typing import Any
 
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select, update
 from telegram.ext import Application
-from telegram.request import RequestData
 
 from bot.config import Settings
 from bot.i18n import get_translator
@@ -38,9 +33,8 @@ from tests.storage.importing import (
 )
 from tests.support.factories import NIP_SUPERVISOR, add_unit_with_staff
 from tests.support.telegram import (
-    BOT_USER,
     Call,
-    CapturingRequest,
+    FileServingRequest,
     callback_update,
     document_update,
     message_update,
@@ -52,67 +46,6 @@ ASN = 5560003
 STRANGER = 5560004
 
 ID = get_translator("id")
-
-
-class FileServingRequest(CapturingRequest):
-    """``CapturingRequest`` that also answers ``getFile``, serves downloads, and keeps the
-    files the bot sends (``sendDocument``) with their bytes."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, content)
-        self.uploaded: list[tuple[str, bytes]] = []  # (file name, content) sent by the bot
-        self._ids = itertools.count(1)
-
-    def add_file(self, content: bytes) -> str:
-        number = next(self._ids)
-        file_id = f"BQACAgUAAxkBAAI{number:06d}"
-        self.files[file_id] = (f"documents/file_{number}", content)
-        return file_id
-
-    async def do_request(
-        self, url: str, method: str, request_data: RequestData | None = None, *args: Any, **kw: Any
-    ) -> tuple[int, bytes]:
-        if "/file/bot" in url:
-            path = url.split("/file/bot", 1)[1].split("/", 1)[1]
-            self.calls.append(Call("download", {"path": path}))
-            for file_path, content in self.files.values():
-                if file_path == path:
-                    return 200, content
-            return 404, b'{"ok": false, "error_code": 404, "description": "Not Found"}'
-        api_method = url.rsplit("/", 1)[-1]
-        params = dict(request_data.parameters) if request_data else {}
-        if api_method == "getFile":
-            self.calls.append(Call(api_method, params))
-            if str(params["file_id"]) not in self.files:
-                error = {
-                    "ok": False,
-                    "error_code": 400,
-                    "description": "Bad Request: invalid file_id",
-                }
-                return 400, json.dumps(error).encode()
-            file_path, content = self.files[str(params["file_id"])]
-            result: Any = {
-                "file_id": params["file_id"],
-                "file_unique_id": f"u{params['file_id']}",
-                "file_size": len(content),
-                "file_path": file_path,
-            }
-            return 200, json.dumps({"ok": True, "result": result}).encode()
-        if api_method == "sendDocument":
-            assert request_data is not None
-            self.calls.append(Call(api_method, params))
-            for name, content, *_ in request_data.multipart_data.values():
-                self.uploaded.append((name, content))
-            result = {
-                "message_id": next(self._message_ids),
-                "date": int(time.time()),
-                "chat": {"id": int(params["chat_id"]), "type": "private"},
-                "from": BOT_USER,
-                "document": {"file_id": "BQAC-report", "file_unique_id": "report"},
-            }
-            return 200, json.dumps({"ok": True, "result": result}).encode()
-        return await super().do_request(url, method, request_data, *args, **kw)
 
 
 @pytest.fixture

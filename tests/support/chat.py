@@ -1,0 +1,27 @@
+"""Matchers for what a person sees in an emulator chat (``client.wait_for_bot_message``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+Matcher = Callable[[dict[str, Any]], bool]
+
+
+def shown(message: dict[str, Any]) -> str:
+    """The text of a message as displayed: its text, or its caption."""
+    return message.get("plain_text") or message.get("plain_caption") or ""
+
+
+def has_text(text: str) -> Matcher:
+    return lambda message: text in shown(message)
+
+
+def with_button(prefix: str) -> Matcher:
+    """A message with a button whose ``callback_data`` starts with ``prefix``."""
+
+    def matches(message: dict[str, Any]) -> bool:
+        rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
+        return any(b.get("callback_data", "").startswith(prefix) for row in rows for b in row)
+
+    return matches
