@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
 PYTEST_ARGS ?=
 
-.PHONY: install compile run demo test test-sqlite test-postgres lint messages bench clean
+.PHONY: install compile run demo coba test test-sqlite test-postgres test-browser lint messages bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,9 @@ run: install
 demo: install
 	$(BIN)/python run_bot.py demo
 
+coba: install
+	$(BIN)/python run_bot.py coba
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -37,6 +40,11 @@ test-sqlite: install
 test-postgres: install
 	bash scripts/ensure_postgres.sh "$(TEST_POSTGRES_URL)"
 	TEST_DATABASE_URL="$(TEST_POSTGRES_URL)" $(BIN)/pytest $(PYTEST_ARGS)
+
+# The "coba" chat page in headless Chromium (Debian's /usr/bin/chromium: `apt-get install
+# chromium`; without it these tests skip); screenshots go to test-artifacts/screenshots/.
+test-browser: install
+	$(BIN)/pytest tests/tryout $(PYTEST_ARGS)
 
 messages: $(BIN)/.installed
 	$(BIN)/python scripts/messages.py

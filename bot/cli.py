@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import errno
 import logging
 import re
 import sys
@@ -18,6 +20,8 @@ from sqlalchemy.exc import DBAPIError
 
 from bot.config import Settings
 from bot.i18n import N_, Translator, get_translator
+from bot.tryout import DEFAULT_DATABASE as DEFAULT_COBA_DATABASE
+from bot.tryout import DEFAULT_PORT as DEFAULT_COBA_PORT
 
 if TYPE_CHECKING:
     from storage.importers import ImportIssue
@@ -69,6 +73,24 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     commands.add_parser("demo", help="load the demo data set into an empty database")
+
+    coba = commands.add_parser(
+        "coba",
+        aliases=["try"],
+        help="try the bot without Telegram: a chat page on the demo data (no token needed)",
+    )
+    coba.add_argument(
+        "--port", type=int, default=DEFAULT_COBA_PORT, help="the page's port (default 8080)"
+    )
+    coba.add_argument(
+        "--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)"
+    )
+    coba.add_argument(
+        "--database",
+        type=Path,
+        default=DEFAULT_COBA_DATABASE,
+        help="its own SQLite file (default data/coba.db; the demo data is loaded when empty)",
+    )
 
     admin = commands.add_parser("admin", help="grant or withdraw the HR admin role")
     admin_commands = admin.add_subparsers(dest="admin_command", metavar="ACTION", required=True)
@@ -302,6 +324,35 @@ def command_demo(settings: Settings, t: Translator) -> int:
         return EXIT_OK
 
     return asyncio.run(_with_sessionmaker(settings, work))
+
+
+def command_coba(t: Translator, host: str, port: int, database: Path) -> int:
+    """The emulator, the chat page and the bot on the demo data, until Ctrl+C."""
+    from bot.tryout import serve, sqlite_url
+
+    database.parent.mkdir(parents=True, exist_ok=True)
+
+    def announce(url: str) -> None:
+        print(t("Open {url} in a browser to try the bot (Ctrl+C stops it).", url=url), flush=True)
+
+    print(t("Starting: the demo data, the Telegram emulator and the bot …"), flush=True)
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve(sqlite_url(database.resolve()), host, port, announce))
+    except OSError as exc:
+        if exc.errno not in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
+            raise
+        print(
+            t(
+                "Cannot listen on {host}:{port} ({reason}). Choose another port with --port.",
+                host=host,
+                port=port,
+                reason=exc.strerror or exc,
+            ),
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    return EXIT_OK
 
 
 def command_admin(settings: Settings, t: Translator, action: str, raw_nip: str) -> int:
@@ -566,7 +617,7 @@ def command_days_off(settings: Settings, t: Translator, args: argparse.Namespace
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # The bot logs its work; one-shot commands print only their result (and warnings).
-    running = args.command in (None, "run")
+    running = args.command in (None, "run")  # "coba" prints only its address
     logging.basicConfig(
         level=logging.INFO if running else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -605,6 +656,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings, t: Translator) -> in
             return command_import(settings, t, args.file, args.kind)
         case "demo":
             return command_demo(settings, t)
+        case "coba" | "try":
+            return command_coba(t, args.host, args.port, args.database)
         case "admin":
             return command_admin(settings, t, args.admin_command, args.nip)
         case "codes":

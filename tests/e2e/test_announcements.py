@@ -1018,7 +1018,9 @@ async def test_progress_is_one_message_edited_at_most_every_interval_and_the_fil
     interval = 1.0  # ANNOUNCEMENT_PROGRESS_SECONDS
     # The default batch (50) is more than the 30 recipients: all of them are claimed at once
     # and wait in the sender's queue; HR's progress must not wait behind them.
-    delivery = {"global_rate": 10.0}
+    # 30 at 5/s: six seconds of sending, long enough that a progress stuck behind the queue
+    # would go silent far longer than the bound below, whatever the machine's jitter.
+    delivery = {"global_rate": 5.0}
     async with bot_with(
         emulator, database_url, delivery=delivery, progress_seconds=interval
     ) as bot:
@@ -1055,11 +1057,11 @@ async def test_progress_is_one_message_edited_at_most_every_interval_and_the_fil
         gaps = [round(b - a, 2) for a, b in itertools.pairwise(times)]
         # Not more often than the interval, measured where the emulator received them (a
         # little scheduling jitter allowed); the last edit (the final figures) is not held.
-        assert min(gaps[:-1]) >= interval - 0.15, gaps
+        assert min(gaps[:-1]) >= interval - 0.3, gaps
         # ... and not much less often either while the messages go out (the job runs every
-        # second: about two seconds apart at most).
+        # second: about two seconds apart at most; stuck behind the queue it would be six).
         silence = longest_silence(calls, message["message_id"], set(clinic.chats))
-        assert silence <= 2.25 * interval, f"no progress for {silence:.1f} s while sending"
+        assert silence <= 3.5 * interval, f"no progress for {silence:.1f} s while sending"
 
         # /hr_siaran lists it.
         await client.send_text(HR_CHAT, "/hr_siaran")
