@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message
+from telegram import InlineKeyboardMarkup, Message
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, CallbackContext
@@ -40,6 +40,7 @@ from bot.delivery import application_now, get_sender
 from bot.i18n import N_, Translator, get_translator
 from bot.rules.broadcast import progress_bar, seconds_left
 from bot.rules.quiet import in_quiet_hours, quiet_hours_end_after
+from bot.trainings import Buttons, keyboard_dict
 from storage.repositories.announcements import (
     CANCELLED,
     DONE,
@@ -215,12 +216,12 @@ async def confirm(
         scheduled=scheduled,
         now=now,
     )
-    AuditRepository(session).record(
+    _audit(
+        session,
         "announcement_scheduled" if scheduled else "announcement_sent",
-        actor_id=actor_id,
-        entity_type="announcement",
-        entity_id=str(announcement_id),
-        details={
+        actor_id,
+        announcement_id,
+        {
             "audience": {k: v for k, v in audience.items() if k != "employee_ids"},
             "kind": content_kind(content),
             "excerpt": excerpt(content),
@@ -234,19 +235,29 @@ async def confirm(
     return Confirmed(announcement_id, count)
 
 
+def _audit(
+    session: AsyncSession,
+    action: str,
+    actor_id: int | None,
+    announcement_id: int,
+    details: dict[str, Any],
+) -> None:
+    AuditRepository(session).record(
+        action,
+        actor_id=actor_id,
+        entity_type="announcement",
+        entity_id=str(announcement_id),
+        details=details,
+    )
+
+
 async def cancel(
     session: AsyncSession, announcement_id: int, actor_id: int | None, now: dt.datetime
 ) -> int | None:
     """Stop what is not yet sent; ``None`` if it was finished or cancelled already."""
     stopped = await AnnouncementRepository(session).cancel(announcement_id, actor_id, now)
     if stopped is not None:
-        AuditRepository(session).record(
-            "announcement_cancelled",
-            actor_id=actor_id,
-            entity_type="announcement",
-            entity_id=str(announcement_id),
-            details={"stopped": stopped},
-        )
+        _audit(session, "announcement_cancelled", actor_id, announcement_id, {"stopped": stopped})
     return stopped
 
 
@@ -256,13 +267,8 @@ async def resend_failed(
     """Queue the failed ones again (once); ``None`` if not possible (see the repository)."""
     result = await AnnouncementRepository(session).resend_failed(announcement_id, actor_id, now)
     if result is not None:
-        AuditRepository(session).record(
-            "announcement_resent",
-            actor_id=actor_id,
-            entity_type="announcement",
-            entity_id=str(announcement_id),
-            details={"queued": result[0], "unreachable": result[1]},
-        )
+        details = {"queued": result[0], "unreachable": result[1]}
+        _audit(session, "announcement_resent", actor_id, announcement_id, details)
     return result
 
 
@@ -366,7 +372,7 @@ def final_html(t: Translator, info: AnnouncementInfo, figures: Figures) -> str:
     return "\n".join(lines)
 
 
-def report_buttons(t: Translator, info: AnnouncementInfo, figures: Figures) -> list[list[Any]]:
+def report_buttons(t: Translator, info: AnnouncementInfo, figures: Figures) -> Buttons:
     """Rows of (label, callback_data): Unduh, and Kirim ulang yang gagal when it applies."""
     rows = [[(t("⬇️ Download (XLSX)"), f"{BUTTON_PREFIX}xlsx:{info.id}")]]
     if info.status == DONE and info.resent_at is None and figures.get(FAILED):
@@ -379,20 +385,6 @@ def report_buttons(t: Translator, info: AnnouncementInfo, figures: Figures) -> l
             ]
         )
     return rows
-
-
-def _keyboard(rows: list[list[Any]]) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows]
-    )
-
-
-def _keyboard_dict(rows: list[list[Any]]) -> dict[str, Any]:
-    return {
-        "inline_keyboard": [
-            [{"text": label, "callback_data": data} for label, data in row] for row in rows
-        ]
-    }
 
 
 # --------------------------------------------------------------------------- the job
@@ -451,7 +443,7 @@ async def _refresh_one(
                 {
                     "text": final_html(t, info, figures),
                     "parse_mode": "HTML",
-                    "reply_markup": _keyboard_dict(report_buttons(t, info, figures)),
+                    "reply_markup": keyboard_dict(report_buttons(t, info, figures)),
                 },
                 kind=REPORT_KIND,
                 employee_id=info.created_by_id,
@@ -478,7 +470,8 @@ async def _refresh_one(
         fallback_rate=settings.send_rate_global,
         held_until=_held_until(settings, now),
     )
-    markup = _keyboard([[(t("✖ Cancel the announcement"), f"{BUTTON_PREFIX}cancel:{info.id}")]])
+    cancel_row = [(t("✖ Cancel the announcement"), f"{BUTTON_PREFIX}cancel:{info.id}")]
+    markup = InlineKeyboardMarkup.de_json(keyboard_dict([cancel_row]), None)
     await _show_progress(application, settings, info, text, markup, now, force=False)
 
 
