@@ -142,10 +142,10 @@ class Tryout:
         self.server = EmulatorServer(bot_username=BOT_USERNAME, bot_first_name=BOT_NAME)
         add_page_routes(self.server.app, self.personas, bot_name=BOT_NAME)
         await self.server.start(self.host, self.port)
+        first_names = {persona.key: persona.first_name for persona in await self.personas()}
         for spec in PERSONAS:
-            persona = await self._persona(spec)
             self.server.state.create_user(
-                spec.user_id, persona.first_name if persona else spec.key, language_code="id"
+                spec.user_id, first_names.get(spec.key, spec.key), language_code="id"
             )
         settings = self.settings = settings.model_copy(
             update={
@@ -174,39 +174,41 @@ class Tryout:
             await server.stop()
 
     async def personas(self) -> list[Persona]:
-        found = [await self._persona(spec) for spec in PERSONAS]
-        return [persona for persona in found if persona is not None]
-
-    async def _persona(self, spec: PersonaSpec) -> Persona | None:
+        """The demo people in :data:`PERSONAS` order, read in one query."""
         from storage.db import create_engine, create_sessionmaker
         from storage.models import Employee, TelegramUser, Unit
 
         if self._engine is None:
             self._engine = create_engine(self.database_url)
+        nips = {DEMO_PEOPLE[spec.key]: spec for spec in PERSONAS}
         async with create_sessionmaker(self._engine)() as session:
-            row = (
-                await session.execute(
-                    select(Employee, Unit.name, TelegramUser.language)
-                    .join(Unit, Unit.id == Employee.unit_id)
-                    .outerjoin(TelegramUser, TelegramUser.id == Employee.telegram_user_id)
-                    .where(Employee.nip == DEMO_PEOPLE[spec.key])
+            rows = await session.execute(
+                select(Employee, Unit.name, TelegramUser.language)
+                .join(Unit, Unit.id == Employee.unit_id)
+                .outerjoin(TelegramUser, TelegramUser.id == Employee.telegram_user_id)
+                .where(Employee.nip.in_(nips))
+            )
+            found = {employee.nip: (employee, unit, chosen) for employee, unit, chosen in rows}
+        people = []
+        for nip, spec in nips.items():
+            if nip not in found:
+                continue
+            employee, unit, chosen = found[nip]
+            people.append(
+                Persona(
+                    key=spec.key,
+                    user_id=spec.user_id,
+                    role=spec.role,
+                    name=employee.name,
+                    first_name=employee.name.split(",")[0].split()[0],
+                    position=employee.position,
+                    unit=unit,
+                    phone=f"+{employee.phone}" if employee.phone else "",
+                    linked=employee.telegram_user_id == spec.user_id,
+                    language=employee.language or chosen or spec.language,
                 )
-            ).first()
-        if row is None:
-            return None
-        employee, unit, chosen = row
-        return Persona(
-            key=spec.key,
-            user_id=spec.user_id,
-            role=spec.role,
-            name=employee.name,
-            first_name=employee.name.split(",")[0].split()[0],
-            position=employee.position,
-            unit=unit,
-            phone=f"+{employee.phone}" if employee.phone else "",
-            linked=employee.telegram_user_id == spec.user_id,
-            language=employee.language or chosen or spec.language,
-        )
+            )
+        return people
 
     async def close_engine(self) -> None:
         """Close the personas' database connections (after :meth:`stop`)."""
