@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -63,9 +64,29 @@ def _template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
 
 
+# Emptying with DELETE, not TRUNCATE: TRUNCATE gives every table new files (about 0.3 s for
+# all of them, per test); DELETE on the few rows a test leaves takes milliseconds. Foreign
+# keys are not checked meanwhile (replica role: every table is emptied anyway), and every
+# sequence starts again at 1, as TRUNCATE … RESTART IDENTITY would.
+_EMPTY_POSTGRES = "\n".join(
+    [
+        "SET session_replication_role = replica;",
+        *(f'DELETE FROM "{table.name}";' for table in reversed(Base.metadata.sorted_tables)),
+        "SET session_replication_role = DEFAULT;",
+        "SELECT setval(c.oid, 1, false) FROM pg_class c"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE c.relkind = 'S' AND n.nspname = current_schema();",
+    ]
+)
+
+
 async def _empty_postgres(url: str) -> None:
-    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
-    await _admin_execute(url, f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute(_EMPTY_POSTGRES)
+    finally:
+        await connection.close()
 
 
 @pytest.fixture
