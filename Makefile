@@ -32,7 +32,10 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint test-sqlite test-postgres
+# The two databases' runs go side by side (each pytest keeps one core busy; they share no
+# files or ports); each run's output is shown whole when it ends.
+test: lint
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
 
 test-sqlite: install
 	$(BIN)/pytest $(PYTEST_ARGS)
@@ -49,12 +52,9 @@ test-browser: install
 messages: $(BIN)/.installed
 	$(BIN)/python scripts/messages.py
 
+# Every benchmark on SQLite and PostgreSQL; the table goes to bench/RESULTS.md.
 bench: install
-	$(BIN)/python bench/import_bench.py
-	$(BIN)/python bench/delivery_bench.py
-	$(BIN)/python bench/status_bench.py
-	$(BIN)/python bench/evaluation_bench.py
-	$(BIN)/python bench/broadcast_bench.py
+	$(BIN)/python bench/run_all.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
