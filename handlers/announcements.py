@@ -49,7 +49,7 @@ from bot.rules.quiet import in_quiet_hours, quiet_hours_end_after
 from bot.trainings import nip_problem_text, parse_moment, parse_nips
 from handlers.access import require, stale_button
 from handlers.flows import Flow, begin, register_flow, stop_button
-from handlers.replies import Buttons, button_router, edit_html, markup, send_html
+from handlers.replies import Buttons, button_router, edit_html, markup, parse_id, send_html
 from handlers.uploads import THREAD_THRESHOLD
 from storage.importers import MAX_FILE_BYTES, ImportFileError, read_table
 from storage.importers import messages as importer_messages
@@ -480,10 +480,10 @@ async def _units_step(update: Update, context: BotContext, args: list[Any], chan
     if draft is None:
         return
     assert update.callback_query is not None and update.effective_user is not None
-    if not args or not str(args[0]).isdigit():
+    number = parse_id(str(args[0])) if args else None
+    if number is None:
         await stale_button(update, context)
         return
-    number = int(args[0])
     data = dict(draft.data)
     chosen = [int(i) for i in data.get("unit_ids", [])]
     if change == "page":
@@ -671,6 +671,11 @@ def register(application: Application) -> None:
         application, Flow(FLOW, on_text=on_message, on_cancel=on_cancel, on_media=on_message)
     )
     application.add_handler(
-        CommandHandler("hr_umumkan", hr_announce, filters=filters.ChatType.PRIVATE)
+        # New messages only: an edited old "/hr_umumkan" must not restart a draft.
+        CommandHandler(
+            "hr_umumkan",
+            hr_announce,
+            filters=filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE,
+        )
     )
     application.add_handler(CallbackQueryHandler(on_button, pattern=rf"^{PREFIX}"))

@@ -340,6 +340,10 @@ async def on_button(update: Update, context: BotContext) -> None:
 
 def register(application: Application) -> None:
     application.add_handler(
-        CommandHandler("hr_siaran", hr_broadcasts, filters=filters.ChatType.PRIVATE)
+        CommandHandler(
+            "hr_siaran",
+            hr_broadcasts,
+            filters=filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE,
+        )
     )
     application.add_handler(CallbackQueryHandler(on_button, pattern=rf"^{BUTTON_PREFIX}"))

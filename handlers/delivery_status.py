@@ -27,7 +27,7 @@ from bot.context import BotContext
 from bot.i18n import N_, Translator
 from bot.menus import Audience
 from handlers.access import require, stale_button
-from handlers.replies import edit_html
+from handlers.replies import edit_html, parse_id
 from storage.models import utcnow
 from storage.repositories.outbox import (
     OutboxRepository,
@@ -273,7 +273,8 @@ async def on_button(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     action, *parts = query.data.removeprefix(PREFIX).split(":")
-    numbers = [int(part) for part in parts if part.isdigit() and len(part) <= 18]
+    found = [parse_id(part) for part in parts]
+    numbers = [number for number in found if number is not None]
     if len(numbers) != len(parts):
         await stale_button(update, context)
         return

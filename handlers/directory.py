@@ -25,6 +25,7 @@ from bot.notify import notify_employee
 from bot.rules.nip import normalize_nip
 from handlers.access import require, stale_button
 from handlers.cards import render_card
+from handlers.replies import parse_id
 from storage.repositories import (
     AccountRepository,
     EmployeeCard,
@@ -167,10 +168,10 @@ async def on_button(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None and context.account is not None
     action, _, raw_id = query.data.removeprefix(PREFIX).partition(":")
-    if action not in ACTIONS or not raw_id.isdigit():
+    employee_id = parse_id(raw_id)
+    if action not in ACTIONS or employee_id is None:
         await stale_button(update, context)
         return
-    employee_id = int(raw_id)
     async with context.session() as session:
         card = await EmployeeDirectory(session).card(employee_id)
     if card is None:

@@ -22,7 +22,7 @@ async def on_error(update: object, context: BotContext) -> None:
         return
     if context.bot_data.settings is None:
         return
-    if isinstance(context.error, OperationalError | DBAPIError):
+    if _database_unreachable(context.error):
         text = context.t("The service is having a disruption. Please try again in a few minutes.")
     else:
         text = context.t("Sorry, something went wrong on our side. Please try again.")
@@ -30,6 +30,21 @@ async def on_error(update: object, context: BotContext) -> None:
         await context.bot.send_message(update.effective_chat.id, text)
     except TelegramError:
         log.warning("could not tell chat %s about the error", update.effective_chat.id)
+
+
+def _database_unreachable(error: BaseException | None) -> bool:
+    """A database error, or a connection the driver could not make (asyncpg raises a bare
+    ``ConnectionRefusedError`` while the server is down; SQLAlchemy does not wrap it).
+    Telegram's own network errors are not ``OSError`` and stay the generic case."""
+    seen = 0
+    while error is not None and seen < 10:
+        if isinstance(error, TelegramError):  # its causes are Telegram's connection, not ours
+            return False
+        if isinstance(error, OperationalError | DBAPIError | ConnectionError):
+            return True
+        error = error.__cause__ or error.__context__
+        seen += 1
+    return False
 
 
 def register(application: Application) -> None:

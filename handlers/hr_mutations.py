@@ -98,7 +98,7 @@ from bot.rules.talent import ELIGIBILITY_LABELS, Eligibility, eligibility, full_
 from bot.trainings import nip_problem_text, parse_moment, parse_nips
 from handlers.access import refuse, require, stale_button
 from handlers.flows import Flow, begin, register_flow, stop_button
-from handlers.replies import Buttons, button_router, edit_html, markup, send_html
+from handlers.replies import Buttons, button_router, edit_html, markup, parse_id, send_html
 from storage.exports.mutations import (
     days_in_stage,
     ordered_counts,
@@ -178,7 +178,7 @@ def _typed(update: Update) -> str:
 
 
 def _int(value: str) -> int | None:
-    return int(value) if value.isdigit() and len(value) <= 18 else None
+    return parse_id(value)
 
 
 def _shorten(text: str, limit: int = NAME_SHOWN) -> str:

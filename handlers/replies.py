@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["Buttons", "button_router", "edit_html", "markup", "send_html"]
+__all__ = ["Buttons", "button_router", "edit_html", "markup", "parse_id", "send_html"]
 
 import re
 from collections.abc import Awaitable, Callable, Mapping
@@ -51,6 +51,17 @@ async def send_html(
 
 
 ButtonAction = Callable[[Update, BotContext, list[Any]], Awaitable[None]]
+# Ids in the database are 32-bit integers: a larger number in a button (forged, or from
+# nowhere) is no id at all, and PostgreSQL would refuse it in a query.
+MAX_ID = 2**31 - 1
+
+
+def parse_id(text: str) -> int | None:
+    """The number a button names, if it can be an id (digits, 0 … MAX_ID); else ``None``."""
+    if not text.isdigit() or len(text) > 10:
+        return None
+    value = int(text)
+    return value if value <= MAX_ID else None
 
 
 def button_router(
@@ -70,10 +81,11 @@ def button_router(
         parts = [part for part in match[2].split(":") if part]
         args: list[Any] = parts
         if numbers:
-            if not all(part.isdigit() for part in parts):
+            ids = [parse_id(part) for part in parts]
+            if any(value is None for value in ids):
                 await stale_button(update, context)
                 return
-            args = [int(part) for part in parts]
+            args = ids
         await action(update, context, args)
 
     return route

@@ -65,7 +65,7 @@ from bot.trainings import (
 )
 from handlers.access import refuse, require, stale_button
 from handlers.flows import Flow, begin, register_flow, stop_button
-from handlers.replies import edit_html, markup, send_html
+from handlers.replies import edit_html, markup, parse_id, send_html
 from storage.models import utcnow
 from storage.repositories.drafts import DraftRepository, DraftState
 from storage.repositories.trainings import (
@@ -203,7 +203,10 @@ async def on_answer(update: Update, context: BotContext) -> None:
     if match is None:
         await stale_button(update, context)
         return
-    training_id, choice = int(match[1]), match[2]
+    training_id, choice = parse_id(match[1]), match[2]
+    if training_id is None:
+        await stale_button(update, context)
+        return
     t, now = context.t, utcnow()
     async with context.session() as session:
         repository, drafts = TrainingRepository(session), DraftRepository(session)
@@ -929,7 +932,7 @@ async def on_hr_button(update: Update, context: BotContext) -> None:
 
 
 def _id(args: list[str]) -> int | None:
-    return int(args[0]) if len(args) == 1 and args[0].isdigit() and len(args[0]) <= 18 else None
+    return parse_id(args[0]) if len(args) == 1 else None
 
 
 async def _hr_list(update: Update, context: BotContext, args: list[str]) -> None:

@@ -38,6 +38,7 @@ from bot.i18n import N_, Translator
 from bot.menus import Audience
 from bot.mutation_notices import tell_pending
 from handlers.access import require, stale_button
+from handlers.replies import parse_id
 from storage.importers import (
     MAX_FILE_BYTES,
     ImportFileError,
@@ -465,7 +466,10 @@ async def choose_kind(update: Update, context: BotContext) -> None:
     if match is None:
         await stale_button(update, context)
         return
-    upload_id, choice = int(match[1]), match[2]
+    upload_id, choice = parse_id(match[1]), match[2]
+    if upload_id is None:
+        await stale_button(update, context)
+        return
     if choice == CANCEL:
         async with context.session() as session:
             repository = UploadRepository(session)
