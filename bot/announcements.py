@@ -37,6 +37,7 @@ from telegram.ext import Application, CallbackContext
 
 from bot.config import Settings
 from bot.delivery import application_now, get_sender
+from bot.failure_log import failures
 from bot.i18n import N_, Translator, get_translator
 from bot.rules.broadcast import progress_bar, seconds_left
 from bot.rules.quiet import in_quiet_hours, quiet_hours_end_after
@@ -410,7 +411,9 @@ async def refresh_progress(application: Application, now: dt.datetime | None = N
         for info in watched:
             await _refresh_one(application, settings, info, now)
     except Exception:
-        log.exception("announcement progress failed; the next pass retries")
+        failures(application, "announcement progress pass", log).failed()
+    else:
+        failures(application, "announcement progress pass", log).succeeded()
 
 
 async def _refresh_one(

@@ -97,6 +97,7 @@ from telegram.ext import AIORateLimiter, Application
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
+from bot.failure_log import FailureLog
 from bot.rules.quiet import in_quiet_hours, quiet_hours_end_after
 from storage.models import utcnow
 from storage.repositories.outbox import Claimed, OutboxRepository, validate_payload
@@ -330,6 +331,7 @@ class Sender:
         self.timezone = timezone
         self.wall_clock = wall_clock
         self._quiet_logged = False
+        self._failures = FailureLog(log, "outbox sender round")
         self.max_chat_wait = max_chat_wait
         self.batch_size = batch_size
         self.lease_seconds = lease_seconds
@@ -463,7 +465,9 @@ class Sender:
                 if ready is None or ready():
                     handled = await self.run_once(bot)
             except Exception:
-                log.exception("outbox sender round failed")
+                self._failures.failed()
+            else:
+                self._failures.succeeded()
             if handled >= self.batch_size:
                 continue
             wait = max(self.poll_interval, self.paused_for())
