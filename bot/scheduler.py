@@ -35,8 +35,10 @@ from telegram.ext import Application, CallbackContext, Job
 from bot.delivery import application_now, get_sender
 from bot.evaluation_idle import pause_idle
 from bot.evaluation_reminders import enqueue_evaluation_reminders
+from bot.failure_log import failures
 from bot.mutations import process_events
 from bot.reminders import enqueue_due_reminders
+from handlers.dedupe import prune as prune_processed_updates
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +69,11 @@ async def run_tick(application: Application, now: dt.datetime | None = None) -> 
             queued += await enqueue_evaluation_reminders(session, data.settings, now)
             queued += await pause_idle(session, data.settings, now)
     except Exception:
-        log.exception("scheduler tick failed; the next tick retries")
+        failures(application, "scheduler tick", log).failed()
         return 0
+    failures(application, "scheduler tick", log).succeeded()
     data.extras[EXTRAS_LAST_TICK] = now
+    await prune_processed_updates(application, now)  # at most hourly; never raises
     if queued:
         sender = get_sender(application)
         if sender is not None:

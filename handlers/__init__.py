@@ -1,7 +1,8 @@
 """Telegram handlers: one module per capability, each with ``register(application)``.
 
-Group -1 loads who is writing (``handlers.account``); group 0 holds the capabilities;
-the fallback for anything not understood is registered last in group 0.
+Group -3 drops an update delivered twice (``handlers.dedupe``); group -1 loads who is
+writing (``handlers.account``); group 0 holds the capabilities; the fallback for anything
+not understood is registered last in group 0.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from handlers import (
     audit,
     broadcasts,
     coaching,
+    dedupe,
     delivery_status,
     directory,
     errors,
@@ -37,6 +39,7 @@ from handlers import (
 
 
 def register_all(application: Application) -> None:
+    dedupe.register(application)  # first: the same update twice is handled once
     account.register(application)
     start.register(application)
     help.register(application)

@@ -472,3 +472,14 @@ class AnnouncementRecipient(Base):
     skipped: Mapped[str | None] = mapped_column(String(12))
     # The failed first delivery, when "Kirim ulang yang gagal" gave this recipient a new row.
     first_outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+
+
+class ProcessedUpdate(Base):
+    """A Telegram update the bot has taken on (``handlers.dedupe``): the same ``update_id``
+    delivered again (a poll or webhook retry) is ignored. Pruned after a few days."""
+
+    __tablename__ = "processed_updates"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # No index: only the hourly prune reads it (a scan of a few days of updates).
+    handled_at: Mapped[dt.datetime]

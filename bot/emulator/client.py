@@ -430,6 +430,12 @@ class EmulatorClient:
         """``GET /_emulator/updates``: updates not yet confirmed by the bot."""
         return await self._call("GET", "/updates")
 
+    async def redeliver_update(self, update_id: int) -> dict[str, Any]:
+        """``POST /_emulator/updates/{update_id}/redeliver``: queue that update again with the
+        same ``update_id`` (as Telegram does after a poll or webhook retry); the next
+        ``getUpdates`` hands it out whatever offset the bot confirmed. Returns the update."""
+        return await self._post(f"/updates/{update_id}/redeliver")
+
     async def download_file(self, file_id: str) -> bytes:
         """``GET /_emulator/files/{file_id}``: raw bytes of any known file."""
         return await self._call("GET", f"/files/{file_id}")

@@ -372,6 +372,7 @@ class EmulatorServer:
         r.add_delete(f"{c}/calls", self._c_clear_calls)
         r.add_get(f"{c}/commands", self._c_commands)
         r.add_get(f"{c}/updates", self._c_updates)
+        r.add_post(f"{c}/updates/{{update_id}}/redeliver", self._c_redeliver_update)
         r.add_post(f"{c}/faults", self._c_add_fault)
         r.add_get(f"{c}/faults", self._c_faults)
         r.add_delete(f"{c}/faults", self._c_clear_faults)
@@ -1025,6 +1026,13 @@ class EmulatorServer:
     @_control
     async def _c_updates(self, request: web.Request) -> Any:
         return list(self.state.updates)
+
+    @_control
+    async def _c_redeliver_update(self, request: web.Request) -> Any:
+        raw = request.match_info["update_id"]
+        if not _INT_RE.match(raw):
+            raise EmulatorError(400, "update id must be an integer")
+        return self.state.redeliver_update(int(raw))
 
     @_control
     async def _c_add_fault(self, request: web.Request) -> Any:

@@ -14,6 +14,7 @@ listeners are called, so a server can wake long-polls.
 from __future__ import annotations
 
 import base64
+import bisect
 import copy
 import functools
 import hashlib
@@ -61,6 +62,7 @@ MAX_CALLBACK_DATA_BYTES = 64
 MAX_CALLBACK_ANSWER_LENGTH = 200
 MAX_DOWNLOAD_SIZE = 20 * 1024 * 1024
 MAX_COMMANDS = 100
+UPDATE_HISTORY = 10_000  # updates kept for redeliver_update()
 
 FAULT_KINDS: frozenset[str] = frozenset({"429", "403", "timeout", "slow", "500", "network"})
 
@@ -719,6 +721,10 @@ class EmulatorState:
         self.users: dict[int, EmuUser] = {}
         self.chats: dict[int, Chat] = {}
         self.updates: list[dict[str, Any]] = []
+        # The last UPDATE_HISTORY updates queued, by id, for redeliver_update(); and the
+        # redelivered ones not handed out yet (kept whatever offset the bot confirmed).
+        self.update_history: dict[int, dict[str, Any]] = {}
+        self._redelivered: list[dict[str, Any]] = []
         self.allowed_updates: frozenset[str] | None = None
         self.files: dict[str, StoredFile] = {}
         self.files_by_path: dict[str, StoredFile] = {}
@@ -898,8 +904,28 @@ class EmulatorState:
     def _push_update(self, kind: str, payload: dict[str, Any]) -> int:
         update_id = self._next_update_id
         self._next_update_id += 1
-        self.updates.append({"update_id": update_id, kind: payload})
+        update = {"update_id": update_id, kind: payload}
+        self.updates.append(update)
+        self.update_history[update_id] = update
+        if len(self.update_history) > UPDATE_HISTORY:
+            del self.update_history[next(iter(self.update_history))]
         return update_id
+
+    @_synchronized
+    def redeliver_update(self, update_id: int) -> dict[str, Any]:
+        """Queue an update again with the same ``update_id``, as Telegram does when it did not
+        see it confirmed (a poll or webhook retry). It is handed out by the next ``getUpdates``
+        whatever offset the bot confirmed, in ``update_id`` order, then confirmed by the call
+        after it. ``404`` for an id not queued lately. Returns the update."""
+        original = self.update_history.get(update_id)
+        if original is None:
+            raise EmulatorError(404, f"Not Found: update {update_id} is not known")
+        update = copy.deepcopy(original)
+        position = bisect.bisect_right(self.updates, update_id, key=lambda u: u["update_id"])
+        self.updates.insert(position, update)
+        self._redelivered.append(update)
+        self._changed()
+        return copy.deepcopy(update)
 
     @_synchronized
     def ack_updates(self, offset: int | None, allowed_updates: list[str] | None = None) -> None:
@@ -908,16 +934,26 @@ class EmulatorState:
             self.allowed_updates = frozenset(allowed_updates) if allowed_updates else None
         if offset:
             if offset > 0:
-                self.updates = [u for u in self.updates if u["update_id"] >= offset]
+                held = {id(r) for r in self._redelivered}
+                self.updates = [
+                    u for u in self.updates if u["update_id"] >= offset or id(u) in held
+                ]
             else:
                 self.updates = self.updates[offset:]
+            if self._redelivered:
+                queued = {id(u) for u in self.updates}
+                self._redelivered = [r for r in self._redelivered if id(r) in queued]
 
     @_synchronized
     def pending_updates(self, limit: int = 100) -> list[dict[str, Any]]:
         """Up to ``limit`` queued updates; updates of not-allowed types are discarded."""
         allowed = self.allowed_updates or DEFAULT_UPDATE_TYPES
         self.updates = [u for u in self.updates if self._update_type(u) in allowed]
-        return copy.deepcopy(self.updates[: max(1, min(100, limit))])
+        batch = self.updates[: max(1, min(100, limit))]
+        if self._redelivered:  # handed out now: the next offset confirms them as usual
+            given = {id(u) for u in batch}
+            self._redelivered = [r for r in self._redelivered if id(r) not in given]
+        return copy.deepcopy(batch)
 
     @_synchronized
     def get_updates(

@@ -88,6 +88,7 @@ async def test_a_failing_tick_is_logged_and_the_next_one_runs(sessionmaker, monk
 
     assert await run_tick(application, now) == 1  # type: ignore[arg-type]
     assert sender._wake.is_set()
+    assert "scheduler tick works again after 1 failed rounds" in caplog.text
     assert application.bot_data.extras[EXTRAS_LAST_TICK] == now
     assert len(await outbox(sessionmaker)) == 1
     # Restarted (no memory of the previous tick): still nothing twice.
