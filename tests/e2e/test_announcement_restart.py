@@ -30,19 +30,19 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.announcements import confirm
 from bot.emulator import RunningEmulator
 from bot.i18n import get_translator
-from storage.models import Announcement, Employee, OutboxMessage, Unit, utcnow
+from storage.models import Announcement, OutboxMessage, utcnow
 from storage.repositories.announcements import PROGRESS_CLAIM, PROGRESS_SENDING
 from tests.e2e.conftest import LiveBot
 from tests.evaluations import office as small_office
 from tests.support.bot_child import BotChild
 from tests.support.chat import has_text, shown, with_button
-from tests.support.telegram import TOKEN
+from tests.support.factories import add_linked_office
 
 pytestmark = pytest.mark.e2e
 
@@ -87,24 +87,7 @@ async def wait_until(
 
 async def add_people(sessionmaker: Maker, emulator: RunningEmulator) -> dict[int, int]:
     """HR and 2,999 staff, all linked, with emulator users: employee id -> chat."""
-    async with sessionmaker() as session, session.begin():
-        unit = Unit(name="Sekretariat Daerah Kota Bukittinggi")
-        session.add(unit)
-        await session.flush()
-        rows = [
-            {
-                "nip": f"19850101201001{n:04d}",
-                "name": "Admin BKPSDM" if n == 0 else f"Pegawai {n:04d}",
-                "position": "Analis SDM" if n == 0 else "Staf",
-                "unit_id": unit.id,
-                "role": "hr_admin" if n == 0 else "asn",
-                "telegram_user_id": FIRST_CHAT + n,
-            }
-            for n in range(TOTAL)
-        ]
-        await session.execute(insert(Employee), rows)
-        people = await session.execute(select(Employee.id, Employee.telegram_user_id))
-        chats = {employee_id: chat for employee_id, chat in people}
+    chats = await add_linked_office(sessionmaker, people=TOTAL, first_chat=FIRST_CHAT)
     # In-process: 3,000 users in a few milliseconds (the control API would take seconds).
     for n in range(TOTAL):
         emulator.state.create_user(FIRST_CHAT + n, "Admin" if n == 0 else f"Pegawai {n}")
@@ -142,13 +125,8 @@ async def test_sigkill_in_the_middle_of_3000_and_a_restart_send_each_at_most_onc
     client = emulator.client
 
     def child(name: str) -> BotChild:
-        return BotChild(
-            tmp_path / f"{name}.log",
-            token=TOKEN,
-            database_url=database_url,
-            base_url=emulator.base_url,
-            base_file_url=emulator.base_file_url,
-            delivery=DELIVERY,
+        return BotChild.on_emulator(
+            tmp_path / f"{name}.log", emulator, database_url, delivery=DELIVERY
         )
 
     first, second = child("bot-1"), child("bot-2")

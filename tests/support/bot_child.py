@@ -26,7 +26,10 @@ import signal
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.emulator import RunningEmulator
 
 ENV_DELIVERY = "BOT_CHILD_DELIVERY"
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,6 +85,22 @@ class BotChild:
         if delivery is not None:
             self.env[ENV_DELIVERY] = json.dumps(dict(delivery))
         self.process: asyncio.subprocess.Process | None = None
+
+    @classmethod
+    def on_emulator(
+        cls, log: Path, emulator: RunningEmulator, database_url: str, **options: Any
+    ) -> BotChild:
+        """A child talking to ``emulator`` with the tests' token."""
+        from tests.support.telegram import TOKEN
+
+        return cls(
+            log,
+            token=TOKEN,
+            database_url=database_url,
+            base_url=emulator.base_url,
+            base_file_url=emulator.base_file_url,
+            **options,
+        )
 
     async def start(self) -> None:
         with self.log.open("ab") as out:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.models import Employee, Unit
@@ -73,3 +74,38 @@ def add_target_unit(
     )
     session.add_all([unit, head, clerk])
     return unit, head, clerk
+
+
+async def add_linked_office(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    people: int,
+    first_chat: int,
+    unit_name: str = "Sekretariat Daerah Kota Bukittinggi",
+    nip_prefix: str = "19850101201001",
+) -> dict[int, int]:
+    """One unit of ``people`` linked employees, the first an HR admin (chat ``first_chat``),
+    the others staff (the next chats); written in one bulk insert. Employee id -> chat, in
+    the order of the chats."""
+    async with sessionmaker() as session, session.begin():
+        unit = Unit(name=unit_name)
+        session.add(unit)
+        await session.flush()
+        rows = [
+            {
+                "nip": f"{nip_prefix}{n:04d}",
+                "name": "Admin BKPSDM" if n == 0 else f"Pegawai {n:04d}",
+                "position": "Analis SDM" if n == 0 else "Staf",
+                "unit_id": unit.id,
+                "role": "hr_admin" if n == 0 else "asn",
+                "telegram_user_id": first_chat + n,
+            }
+            for n in range(people)
+        ]
+        await session.execute(insert(Employee), rows)
+        found = await session.execute(
+            select(Employee.id, Employee.telegram_user_id)
+            .where(Employee.unit_id == unit.id)
+            .order_by(Employee.telegram_user_id)
+        )
+        return {employee_id: chat for employee_id, chat in found}
