@@ -209,6 +209,21 @@ class Supervisor:
     told_user_id: int  # that report's Telegram id
 
 
+def stage_event(
+    event_id: int, mutation_id: int, previous: str | None, stage: str, at: dt.datetime
+) -> dict[str, Any]:
+    """A mutation event row, as HR's import records one."""
+    return {
+        "id": event_id,
+        "mutation_id": mutation_id,
+        "from_stage": previous,
+        "to_stage": stage,
+        "changed_at": at,
+        "changed_by_label": "BKPSDM",
+        "note": None,
+    }
+
+
 async def seed(database_url: str, employees: int, supervisors: int) -> list[Supervisor]:
     """Employees in the sample units, ``supervisors`` of them linked with REPORTS direct
     reports each (the first linked too); the others in a supervisor tree of their own."""
@@ -285,17 +300,7 @@ async def seed(database_url: str, employees: int, supervisors: int) -> list[Supe
             for stage in path:
                 if stage == Stage.PELANTIKAN:
                     at = now - dt.timedelta(days=rng.uniform(20, 60))
-                events.append(
-                    {
-                        "id": len(events) + 1,
-                        "mutation_id": mutation_id,
-                        "from_stage": previous,
-                        "to_stage": stage,
-                        "changed_at": at,
-                        "changed_by_label": "BKPSDM",
-                        "note": None,
-                    }
-                )
+                events.append(stage_event(len(events) + 1, mutation_id, previous, stage, at))
                 previous = stage
                 at += dt.timedelta(days=rng.uniform(0.5, 2))
             sk_date = (events[-1]["changed_at"] - dt.timedelta(days=5)).date()
