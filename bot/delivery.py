@@ -66,12 +66,14 @@ import binascii
 import collections
 import contextlib
 import datetime as dt
+import functools
 import inspect
 import itertools
 import logging
 import math
 import os
 import socket
+import ssl
 import time
 import uuid
 import warnings
@@ -80,6 +82,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import certifi
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, Message, MessageEntity
@@ -200,6 +203,13 @@ class Pacer:
             self._next_chat = {c: t for c, t in self._next_chat.items() if t > now}
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """One TLS context per process (certifi's CAs, as httpx would load them): building one
+    reads the whole CA bundle, tens of milliseconds for every client otherwise."""
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 def delivery_bot(
     token: str,
     *,
@@ -218,6 +228,7 @@ def delivery_bot(
         write_timeout=max(read_timeout, 5.0),
         connect_timeout=connect_timeout,
         pool_timeout=30.0,
+        httpx_kwargs={"verify": tls_context()},
     )
     return Bot(
         token,
