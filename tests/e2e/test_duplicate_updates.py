@@ -17,6 +17,7 @@ from sqlalchemy import select
 from bot.i18n import get_translator
 from bot.trainings import BUTTON_HADIR
 from storage.models import ProcessedUpdate, TrainingParticipant
+from tests.conftest import ON_POSTGRES
 from tests.e2e.conftest import LiveBot
 from tests.trainings.support import ASN_CHAT, add_people, add_training, answers
 
@@ -85,7 +86,7 @@ async def test_a_button_press_delivered_twice_changes_the_data_once_and_answers_
     assert (await answers(sessionmaker, training))[people.staff] == ("hadir", None)
     async with sessionmaker() as session:
         ids = list(await session.scalars(select(ProcessedUpdate.update_id)))
-    assert ids.count(press["update_id"]) == 1
+    assert ids.count(press["update_id"]) == (1 if ON_POSTGRES else 0)  # SQLite: in memory
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 

@@ -1,8 +1,9 @@
 """Layer 2: the same update delivered twice (same ``update_id``) is handled once.
 
-``handlers.dedupe`` claims every update id in ``processed_updates`` before any other handler;
-a copy of an update already claimed stops there, whether it comes after the first or at the
-same time (``concurrent_updates``). An update with another id is handled as usual.
+``handlers.dedupe`` remembers every update id before any other handler (and claims it in
+``processed_updates`` on PostgreSQL); a copy of an update already taken on stops there,
+whether it comes after the first or at the same time (``concurrent_updates``). An update
+with another id is handled as usual.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ import asyncio
 import datetime as dt
 import logging
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.i18n import get_translator
 from handlers import dedupe
 from storage.models import ProcessedUpdate, utcnow
 from storage.repositories.updates import claim_update
+from tests.conftest import ON_POSTGRES
 from tests.support.telegram import callback_update, message_update
 from tests.trainings.support import (
     ASN_CHAT,
@@ -35,6 +38,12 @@ async def processed(sessionmaker) -> list[int]:
         return list(await session.scalars(select(ProcessedUpdate.update_id)))
 
 
+def claimed(*update_ids: int) -> list[int]:
+    """What ``processed_updates`` holds after these updates: claimed there on PostgreSQL
+    only (SQLite is one process: the ids stay in memory)."""
+    return sorted(update_ids) if ON_POSTGRES else []
+
+
 async def test_a_message_delivered_twice_is_answered_once(captured, sessionmaker, caplog):
     app, request = captured
     people = await add_people(sessionmaker)
@@ -50,7 +59,7 @@ async def test_a_message_delivered_twice_is_answered_once(captured, sessionmaker
     (record,) = [r for r in caplog.records if r.name == "handlers.dedupe"]
     assert record.levelno == logging.INFO
     assert record.getMessage() == f"update {update.update_id} delivered again: ignored"
-    assert await processed(sessionmaker) == [update.update_id]
+    assert await processed(sessionmaker) == claimed(update.update_id)
 
 
 async def test_a_button_press_delivered_twice_at_once_runs_once(captured, sessionmaker):
@@ -64,7 +73,7 @@ async def test_a_button_press_delivered_twice_at_once_runs_once(captured, sessio
     (prompt,) = request.sent()
     assert labels(prompt) == [ID("⏭ Skip")]
     assert len(await drafts(sessionmaker)) == 1
-    assert await processed(sessionmaker) == [press.update_id]
+    assert await processed(sessionmaker) == claimed(press.update_id)
 
 
 async def test_an_rsvp_delivered_twice_is_saved_and_answered_once_another_press_runs(
@@ -86,7 +95,7 @@ async def test_an_rsvp_delivered_twice_is_saved_and_answered_once_another_press_
     assert again.update_id != press.update_id
     await app.process_update(again)
     assert len(request.sent("answerCallbackQuery")) == 2
-    assert sorted(await processed(sessionmaker)) == sorted([press.update_id, again.update_id])
+    assert sorted(await processed(sessionmaker)) == claimed(press.update_id, again.update_id)
 
 
 async def test_many_copies_at_once_run_once_each(captured, sessionmaker):
@@ -96,7 +105,7 @@ async def test_many_copies_at_once_run_once_each(captured, sessionmaker):
     updates = [message_update(app, ASN_CHAT, "/help") for _ in range(3)]
     await asyncio.gather(*(app.process_update(u) for u in updates for _ in range(4)))
     assert len(request.sent()) == 3
-    assert sorted(await processed(sessionmaker)) == sorted(u.update_id for u in updates)
+    assert sorted(await processed(sessionmaker)) == claimed(*(u.update_id for u in updates))
 
 
 async def test_claim_is_true_once_on_the_database(engine):
@@ -124,3 +133,27 @@ async def test_old_ids_are_pruned_at_most_once_an_hour(captured, sessionmaker, e
     assert await processed(sessionmaker) == [2]
     async with sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(ProcessedUpdate)) == 1
+
+
+async def test_a_copy_another_process_claimed_is_not_handled(captured, sessionmaker, engine):
+    """PostgreSQL: the id is in ``processed_updates`` (another process took it on)."""
+    if not ON_POSTGRES:
+        pytest.skip("one process on SQLite: no other process claims")
+    app, request = captured
+    people = await add_people(sessionmaker)
+    await add_training(sessionmaker, [people.staff])
+    update = message_update(app, ASN_CHAT, "/pelatihan")
+    async with engine.begin() as connection:
+        assert await claim_update(connection, update.update_id) is True
+    request.clear()
+    await app.process_update(update)
+    assert request.calls == []
+
+
+def test_memory_keeps_the_last_ids_only():
+    recent = dedupe.RecentUpdates(size=3)
+    assert [recent.add(i) for i in (1, 2, 3, 1)] == [True, True, True, False]
+    assert recent.add(4) is True  # 1 is forgotten
+    assert recent.add(1) is True and recent.add(4) is False
+    recent.forget(4)
+    assert recent.add(4) is True
