@@ -42,6 +42,7 @@ from tests.badinput.bad_input_harness import (
 from tests.evaluations.conversation_support import answer
 from tests.evaluations.office import BOSS_CHAT, HR_CHAT, STAFF_CHAT, Maker
 from tests.storage.importing import EMPLOYEE_HEADERS, csv_bytes, pns_nip
+from tests.support.telegram import STICKER, VOICE
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -135,18 +136,6 @@ async def test_an_edited_hr_umumkan_keeps_the_draft_in_progress(bot: Bot):
 
 
 # --------------------------------------------------------------------------- other messages
-STICKER = {
-    "sticker": {
-        "file_id": "CAACAgIAAxkBAAIstiker",
-        "file_unique_id": "ustiker",
-        "type": "regular",
-        "width": 512,
-        "height": 512,
-        "is_animated": False,
-        "is_video": False,
-    }
-}
-VOICE = {"voice": {"file_id": "AwACAgIAAxkBAAIsuara", "file_unique_id": "usuara", "duration": 3}}
 LOCATION = {"location": {"latitude": -0.3055, "longitude": 100.3692}}
 PHOTO = {
     "photo": [{"file_id": "AgACfoto", "file_unique_id": "ufoto", "width": 90, "height": 90}],

@@ -36,15 +36,11 @@ from tests.evaluations.conversation_support import (
     evaluations,
     outbox_keys,
 )
+from tests.support.chat import buttons_of
 
 pytestmark = pytest.mark.e2e
 
 ID = get_translator("id")
-
-
-def buttons_of(message: dict[str, Any]) -> list[str]:
-    rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
-    return [b.get("callback_data") for row in rows for b in row]
 
 
 def has_text(text: str):

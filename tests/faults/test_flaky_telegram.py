@@ -46,6 +46,7 @@ from tests.evaluations.conversation_support import (
     answer,
     evaluation_of,
 )
+from tests.support.chat import buttons_of
 from tests.support.factories import add_linked_office
 from tests.trainings.support import add_training
 
@@ -59,11 +60,6 @@ TIMEOUT_DELAY = 6.0  # above python-telegram-bot's 5 s read timeout
 WAIT = 25  # per answer: a timed-out call (6 s) plus 429 retries (up to 5 s each)
 DELIVERY = {"global_rate": 200.0, "batch_size": 50, "lease_seconds": 3.0, "poll_interval": 0.2}
 TEXT = "Pengumuman: apel pagi Senin pukul 07.30 di halaman Balai Kota."
-
-
-def buttons_of(message: dict[str, Any]) -> list[str]:
-    rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
-    return [b.get("callback_data") for row in rows for b in row]
 
 
 def with_button(data: str):

@@ -21,7 +21,6 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
@@ -35,16 +34,12 @@ from storage.db import is_sqlite
 from storage.models import Employee
 from tests.evaluations.conversation_support import BOSS_CHAT, add_people, answer, evaluation_of
 from tests.support.bot_child import ROOT, BotChild
+from tests.support.chat import buttons_of
 
 pytestmark = pytest.mark.e2e
 
 ID = get_translator("id")
 IMPORT_ROWS = 10_000
-
-
-def buttons_of(message: dict[str, Any]) -> list[str]:
-    rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
-    return [b.get("callback_data") for row in rows for b in row]
 
 
 def edited_with(message_id: int, data: str):

@@ -33,6 +33,7 @@ from storage.models import Employee, Evaluation, Unit
 from tests.conftest import TEST_DATABASE_URL
 from tests.e2e.conftest import live_settings, start_live_bot, stop_live_bot
 from tests.support.bot_child import ROOT
+from tests.support.chat import buttons_of
 from tests.trainings.support import add_training, answers
 
 pytestmark = [
@@ -55,11 +56,6 @@ ERROR_WORDS = (
     ID("Sorry, something went wrong on our side. Please try again."),
     ID("The service is having a disruption. Please try again in a few minutes."),
 )
-
-
-def buttons_of(message: dict[str, Any]) -> list[str]:
-    rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
-    return [b.get("callback_data") for row in rows for b in row]
 
 
 async def add_people(sessionmaker) -> tuple[list[int], list[int]]:

@@ -42,6 +42,8 @@ from tests.evaluations.office import (
 from tests.handlers.conftest import running_app
 from tests.storage.importing import csv_bytes, pns_nip, xlsx_bytes
 from tests.support.telegram import (
+    STICKER,
+    VOICE,
     FileServingRequest,
     callback_update,
     document_update,
@@ -88,20 +90,6 @@ def update_with(app: Application, user: int, content: dict[str, Any]) -> Update:
         **content,
     }
     return Update.de_json({"update_id": next(_ids), "message": message}, app.bot)
-
-
-STICKER = {
-    "sticker": {
-        "file_id": "CAACAgIAAxkBAAIstiker",
-        "file_unique_id": "ustiker",
-        "type": "regular",
-        "width": 512,
-        "height": 512,
-        "is_animated": False,
-        "is_video": False,
-    }
-}
-VOICE = {"voice": {"file_id": "AwACAgIAAxkBAAIsuara", "file_unique_id": "usuara", "duration": 3}}
 
 
 async def say(app, request, text: str, user: int = HR_CHAT) -> list[str]:

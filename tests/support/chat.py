@@ -17,11 +17,12 @@ def has_text(text: str) -> Matcher:
     return lambda message: text in shown(message)
 
 
+def buttons_of(message: dict[str, Any]) -> list[str]:
+    """The ``callback_data`` of a message's inline buttons, row by row."""
+    rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
+    return [b.get("callback_data") for row in rows for b in row]
+
+
 def with_button(prefix: str) -> Matcher:
     """A message with a button whose ``callback_data`` starts with ``prefix``."""
-
-    def matches(message: dict[str, Any]) -> bool:
-        rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
-        return any(b.get("callback_data", "").startswith(prefix) for row in rows for b in row)
-
-    return matches
+    return lambda message: any((d or "").startswith(prefix) for d in buttons_of(message))

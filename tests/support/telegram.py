@@ -214,3 +214,18 @@ def callback_update(
         "data": data,
     }
     return Update.de_json({"update_id": next(_update_ids), "callback_query": query}, app.bot)
+
+
+# Message contents that are neither text nor a document, as Telegram sends them.
+STICKER = {
+    "sticker": {
+        "file_id": "CAACAgIAAxkBAAIstiker",
+        "file_unique_id": "ustiker",
+        "type": "regular",
+        "width": 512,
+        "height": 512,
+        "is_animated": False,
+        "is_video": False,
+    }
+}
+VOICE = {"voice": {"file_id": "AwACAgIAAxkBAAIsuara", "file_unique_id": "usuara", "duration": 3}}
