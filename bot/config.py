@@ -57,7 +57,9 @@ class Settings(BaseSettings):
     default_language: str = "id"
     hr_contact: str = "BKPSDM Kota Bukittinggi"
     # Delivery: Telegram allows ~30 messages/s overall and ~1/s to one chat.
-    send_rate_global: float = Field(default=25.0, gt=0, le=30)
+    # Above 30 only makes sense against a local Bot API emulator (benchmarks); a warning says so.
+    # With several processes on one PostgreSQL the rate is shared by all of them.
+    send_rate_global: float = Field(default=25.0, gt=0, le=10_000)
     send_rate_per_chat: float = Field(default=1.0, gt=0, le=1)
     # Non-urgent pushes wait between these local times (HH:MM, end next morning).
     quiet_hours_start: dt.time = dt.time(21, 0)
@@ -75,6 +77,23 @@ class Settings(BaseSettings):
     evaluation_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
     # HR's live progress message of an announcement is edited at most this often.
     announcement_progress_seconds: float = Field(default=3.0, ge=1, le=60)
+    # Webhook mode (``run --webhook``): Telegram posts updates to WEBHOOK_URL (public HTTPS,
+    # usually a load balancer in front of every process); each process listens on
+    # WEBHOOK_LISTEN:WEBHOOK_PORT and refuses a request without WEBHOOK_SECRET.
+    webhook_url: str = ""
+    webhook_secret: str = Field(default="", repr=False)
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
+    webhook_max_connections: int = Field(default=40, ge=1, le=100)
+    # Several processes on PostgreSQL: the scheduler runs on the holder of an advisory lock;
+    # the others try to take it over this often (a dead leader is replaced within it).
+    leader_retry_seconds: float = Field(default=15.0, ge=0.2, le=55)
+    # /healthz answers 503 when a due outbox message has waited longer than this.
+    health_max_outbox_lag_seconds: int = Field(default=600, ge=10)
+    # Delivered messages' contents are purged after this many days (UU 27/2022).
+    message_retention_days: int = Field(default=90, ge=1, le=3650)
+    # "text" (one line per record) or "json" (one JSON object per line).
+    log_format: str = Field(default="text", pattern="^(text|json)$")
 
     @field_validator("database_url")
     @classmethod
@@ -101,6 +120,15 @@ class Settings(BaseSettings):
     @classmethod
     def _reminder_offsets(cls, value: str) -> str:
         parse_offsets(value)
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_token(cls, value: str) -> str:
+        # What Telegram accepts as secret_token: 1-256 of A-Z, a-z, 0-9, _ and -.
+        value = value.strip()
+        if value and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value):
+            raise ValueError("WEBHOOK_SECRET: 1-256 characters of A-Z, a-z, 0-9, _ and -")
         return value
 
     @property

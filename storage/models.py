@@ -326,6 +326,8 @@ class OutboxMessage(Base):
     telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[dt.datetime | None]
+    # When the content (payload) of a finished row was purged (MESSAGE_RETENTION_DAYS).
+    content_purged_at: Mapped[dt.datetime | None]
 
 
 class AuditLog(Base):
@@ -483,3 +485,13 @@ class ProcessedUpdate(Base):
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     # No index: only the hourly prune reads it (a scan of a few days of updates).
     handled_at: Mapped[dt.datetime]
+
+
+class SendBudget(Base):
+    """The send budget shared by every process on one PostgreSQL (``bot.send_budget``): the
+    time of the next free slot. Unused on SQLite (one process)."""
+
+    __tablename__ = "send_budget"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    next_slot_at: Mapped[dt.datetime]

@@ -1,0 +1,33 @@
+"""scale-out and privacy: the shared send budget; purged outbox contents
+
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-11-28
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = '0010'
+down_revision: str | None = '0009'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        'send_budget',
+        sa.Column('name', sa.String(length=32), nullable=False),
+        sa.Column('next_slot_at', sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint('name', name=op.f('pk_send_budget')),
+    )
+    with op.batch_alter_table('outbox') as batch:
+        batch.add_column(sa.Column('content_purged_at', sa.DateTime(timezone=True), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('outbox') as batch:
+        batch.drop_column('content_purged_at')
+    op.drop_table('send_budget')
