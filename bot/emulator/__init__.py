@@ -8,6 +8,11 @@ Quick start (pytest, asyncio)::
         await emu.client.create_user(42, "Ani")
         await emu.client.send_text(42, "/start")
         reply = await emu.client.wait_for_bot_message(42)
+
+Webhook mode: once the bot calls ``setWebhook``, the emulator POSTs the queued updates to it
+(``webhook.py``); with backends (``EmulatorServer(webhook_backends=[...])``,
+``--webhook-backend URL`` or ``client.set_webhook_backends([...])``) it spreads them
+round-robin over several bot processes instead, as a load balancer in front of them would.
 """
 
 from bot.emulator.client import EmulatorClient, EmulatorControlError, format_chat

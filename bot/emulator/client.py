@@ -440,6 +440,55 @@ class EmulatorClient:
         """``GET /_emulator/files/{file_id}``: raw bytes of any known file."""
         return await self._call("GET", f"/files/{file_id}")
 
+    # ------------------------------------------------------------------ webhook delivery
+    async def set_webhook_backends(self, urls: Iterable[str] | None) -> dict[str, Any]:
+        """``POST /_emulator/webhook/backends``: while a webhook is set, deliver its updates
+        round-robin to these URLs (bot processes behind a load balancer) instead of the
+        registered URL, which is then never contacted; ``None`` or ``[]`` delivers to the
+        webhook again. A backend refusing the connection is skipped. Returns as
+        :meth:`webhook_backends`."""
+        return await self._post("/webhook/backends", urls=list(urls) if urls else None)
+
+    async def webhook_backends(self) -> dict[str, Any]:
+        """``GET /_emulator/webhook/backends``: ``{"urls": [...], "backends": [{"url",
+        "delivered", "failed", "refused"}, ...]}`` (counts since the backends were set)."""
+        return await self._call("GET", "/webhook/backends")
+
+    async def deliveries(
+        self, since: int | None = None, update_id: int | None = None
+    ) -> list[dict[str, Any]]:
+        """``GET /_emulator/webhook/deliveries``: webhook delivery attempts, oldest first
+        (the last 100,000), each ``{"seq", "update_id", "url", "status", "error", "started",
+        "duration"}``; ``status`` is ``None`` when nothing answered, ``error`` ``None`` on
+        2xx. Only those after the attempt numbered ``since``, only one update's if asked."""
+        return await self._call(
+            "GET", "/webhook/deliveries", params={"since": since, "update_id": update_id}
+        )
+
+    async def webhook_settings(self) -> dict[str, float]:
+        """``GET /_emulator/webhook/settings``: ``{"timeout", "retry_initial",
+        "retry_max"}`` in seconds."""
+        return await self._call("GET", "/webhook/settings")
+
+    async def set_webhook_settings(
+        self,
+        timeout: float | None = None,  # noqa: ASYNC109 - the webhook's, not this call's
+        retry_initial: float | None = None,
+        retry_max: float | None = None,
+    ) -> dict[str, float]:
+        """``POST /_emulator/webhook/settings``: how long a webhook may take to answer, and
+        the retry backoff of a failed delivery (``None`` keeps a value). Returns them all."""
+        return await self._post(
+            "/webhook/settings", timeout=timeout, retry_initial=retry_initial, retry_max=retry_max
+        )
+
+    async def send_stats(self, window: float = 1.0, since: int | None = None) -> dict[str, Any]:
+        """``GET /_emulator/stats/sends``: over the successful send*/edit*/copy/forward calls
+        of the call log (after ``seq`` ``since``), ``{"count", "max_in_window", "window",
+        "first", "last"}``; ``max_in_window`` is the most calls started within any half-open
+        ``[t, t + window)``."""
+        return await self._call("GET", "/stats/sends", params={"window": window, "since": since})
+
     # ------------------------------------------------------------------ faults & limits
     async def add_fault(
         self,

@@ -1,5 +1,6 @@
 """aiohttp application serving the Bot API (``/bot{token}/{method}``), file downloads
-(``/file/bot{token}/{file_path}``) and the emulator's control API (``/_emulator/...``).
+(``/file/bot{token}/{file_path}``) and the emulator's control API (``/_emulator/...``); while
+a webhook is set, it pushes the queued updates there (``webhook.py``).
 
 Parameters are read like the real Bot API reads them: query string, then
 ``application/x-www-form-urlencoded`` or ``multipart/form-data`` fields (non-string values
@@ -33,6 +34,7 @@ from bot.emulator.state import (
     bad_request,
     token_bot_id,
 )
+from bot.emulator.webhook import WebhookDeliverer
 
 __all__ = [
     "CONTROL_PREFIX",
@@ -226,7 +228,14 @@ _ENTITIES_PARAM = {"text": "entities", "caption": "caption_entities"}
 
 
 class EmulatorServer:
-    """The HTTP side of the emulator. Bind it to a loop with :meth:`start`."""
+    """The HTTP side of the emulator. Bind it to a loop with :meth:`start`.
+
+    Webhook delivery (see :class:`WebhookDeliverer`): ``webhook_backends`` are URLs to
+    deliver to round-robin instead of the registered webhook (a load balancer's bot
+    processes); ``webhook_timeout`` is how long a webhook may take to answer (Telegram: 60 s);
+    a failed delivery is retried after ``webhook_retry_initial`` seconds, doubling up to
+    ``webhook_retry_max``. All can be changed later through the control API.
+    """
 
     def __init__(
         self,
@@ -234,6 +243,10 @@ class EmulatorServer:
         *,
         tokens: Iterable[str] | None = None,
         shutdown_timeout: float = 2.0,
+        webhook_backends: Iterable[str] | None = None,
+        webhook_timeout: float = 60.0,
+        webhook_retry_initial: float = 0.2,
+        webhook_retry_max: float = 5.0,
         **state_options: Any,
     ) -> None:
         self.state = state if state is not None else EmulatorState(**state_options)
@@ -242,6 +255,13 @@ class EmulatorServer:
         if token_list and self.state.bot_id is None:
             self.state.bot_id = int(token_list[0].split(":", 1)[0])
         self.shutdown_timeout = shutdown_timeout
+        self.deliverer = WebhookDeliverer(
+            self.state,
+            timeout=webhook_timeout,
+            retry_initial=webhook_retry_initial,
+            retry_max=webhook_retry_max,
+            backends=webhook_backends,
+        )
         self.app = self._make_app()
         self.runner: web.AppRunner | None = None
         self.host: str | None = None
@@ -282,6 +302,7 @@ class EmulatorServer:
         self._loop_thread = threading.get_ident()
         self._closing.clear()
         self.state.add_listener(self._on_state_change)
+        await self.deliverer.start()
         self.runner = web.AppRunner(
             self.app, access_log=None, shutdown_timeout=self.shutdown_timeout
         )
@@ -296,6 +317,7 @@ class EmulatorServer:
         self._closing.set()
         self._notify()
         self.state.remove_listener(self._on_state_change)
+        await self.deliverer.stop()
         if self.runner is not None:
             await self.runner.cleanup()
             self.runner = None
@@ -317,6 +339,7 @@ class EmulatorServer:
     def _notify(self) -> None:
         event, self._change = self._change, asyncio.Event()
         event.set()
+        self.deliverer.wake()
 
     async def _wait_until(self, predicate: Callable[[], bool], within: float) -> bool:
         loop = asyncio.get_running_loop()
@@ -377,6 +400,12 @@ class EmulatorServer:
         r.add_get(f"{c}/faults", self._c_faults)
         r.add_delete(f"{c}/faults", self._c_clear_faults)
         r.add_post(f"{c}/rate_limit", self._c_rate_limit)
+        r.add_get(f"{c}/stats/sends", self._c_send_stats)
+        r.add_get(f"{c}/webhook/backends", self._c_webhook_backends)
+        r.add_post(f"{c}/webhook/backends", self._c_set_webhook_backends)
+        r.add_get(f"{c}/webhook/deliveries", self._c_webhook_deliveries)
+        r.add_get(f"{c}/webhook/settings", self._c_webhook_settings)
+        r.add_post(f"{c}/webhook/settings", self._c_set_webhook_settings)
         r.add_get(f"{c}/files/{{file_id}}", self._c_file)
         return app
 
@@ -765,6 +794,7 @@ class EmulatorServer:
     @_control
     async def _c_reset(self, request: web.Request) -> Any:
         self.state.reset()
+        self.deliverer.clear()
         return {"ok": True}
 
     @_control
@@ -1079,6 +1109,49 @@ class EmulatorServer:
             "global_per_second": self.state.global_rate,
             "per_chat_per_second": self.state.per_chat_rate,
         }
+
+    @_control
+    async def _c_send_stats(self, request: web.Request) -> Any:
+        raw = request.query.get("window") or "1.0"
+        try:
+            window = float(raw)
+        except ValueError:
+            raise EmulatorError(400, "query parameter 'window' must be a number") from None
+        return self.state.send_stats(window, self._query_int(request, "since"))
+
+    @_control
+    async def _c_webhook_backends(self, request: web.Request) -> Any:
+        return self.deliverer.backends_view()
+
+    @_control
+    async def _c_set_webhook_backends(self, request: web.Request) -> Any:
+        urls = (await self._body(request)).get("urls")
+        if urls is not None and not isinstance(urls, list):
+            raise EmulatorError(400, "urls must be a list of URLs (or null)")
+        self.deliverer.set_backends(urls)
+        return self.deliverer.backends_view()
+
+    @_control
+    async def _c_webhook_deliveries(self, request: web.Request) -> Any:
+        return self.deliverer.deliveries(
+            self._query_int(request, "since"), self._query_int(request, "update_id")
+        )
+
+    @_control
+    async def _c_webhook_settings(self, request: web.Request) -> Any:
+        return self.deliverer.settings()
+
+    @_control
+    async def _c_set_webhook_settings(self, request: web.Request) -> Any:
+        body = await self._body(request)
+        try:
+            return self.deliverer.configure(
+                timeout=self._optional(body, "timeout", float),
+                retry_initial=self._optional(body, "retry_initial", float),
+                retry_max=self._optional(body, "retry_max", float),
+            )
+        except (TypeError, ValueError) as exc:
+            raise EmulatorError(400, f"invalid webhook settings: {exc}") from None
 
     @_control
     async def _c_file(self, request: web.Request) -> Any:

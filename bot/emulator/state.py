@@ -6,8 +6,10 @@ failure is raised as :class:`EmulatorError` carrying the Bot API ``error_code``/
 
 Model: one bot; users each have a private chat (chat id == user id) holding the full history of
 both directions (:class:`StoredMessage`, including edits and deletions); an update queue for
-``getUpdates``; uploaded/sent files; bot commands per (scope, language); fault rules; a rate
-limiter; a call log. :attr:`EmulatorState.version` increases on every change and registered
+``getUpdates`` or, while a webhook is set, for the server's webhook deliverer (handed out one
+update per chat at a time: :meth:`EmulatorState.webhook_take`); uploaded/sent files; bot
+commands per (scope, language); fault rules; a rate limiter; a call log.
+:attr:`EmulatorState.version` increases on every change and registered
 listeners are called, so a server can wake long-polls.
 """
 
@@ -50,6 +52,7 @@ __all__ = [
     "StoredFile",
     "StoredMessage",
     "UploadedFile",
+    "WebhookJob",
     "bad_request",
     "image_size",
     "is_sending_method",
@@ -672,6 +675,132 @@ class _Window:
         self.events.append(now)
 
 
+def _update_chat_id(update: dict[str, Any]) -> int | None:
+    """The chat an update belongs to (its own ``chat`` or its message's), ``None`` if none."""
+    payload = next((v for k, v in update.items() if k != "update_id"), None)
+    if not isinstance(payload, dict):
+        return None
+    chat = payload.get("chat")
+    if chat is None and isinstance(payload.get("message"), dict):
+        chat = payload["message"].get("chat")
+    chat_id = chat.get("id") if isinstance(chat, dict) else None
+    return chat_id if isinstance(chat_id, int) else None
+
+
+@dataclass(eq=False)
+class WebhookJob:
+    """An update handed out for webhook delivery (see :meth:`EmulatorState.webhook_take`).
+
+    ``update`` is the queued object itself (not a copy): it is confirmed by identity, since a
+    redelivered copy has the same ``update_id``. ``epoch`` ties the job to the queue it came
+    from, so a job that outlives :meth:`EmulatorState.reset` changes nothing."""
+
+    update: dict[str, Any]
+    chat_id: int | None
+    epoch: int
+
+    @property
+    def update_id(self) -> int:
+        """The update's ``update_id``."""
+        return int(self.update["update_id"])
+
+
+class _WebhookOutbox:
+    """The update queue as the webhook deliverer sees it: a FIFO per chat, so that at most one
+    update per chat is out (in flight or waiting for its retry) and the next chat with work is
+    found in O(1), however long one chat's backlog is. Holds references to the objects of
+    :attr:`EmulatorState.updates`, which stays the queue's source of truth."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+        self.active = False  # a webhook is set: queued updates are fed in here
+        self.pending: dict[int, deque[dict[str, Any]]] = {}  # chat id -> not handed out yet
+        self.ready: deque[int] = deque()  # chats with pending updates and none out
+        self.free: deque[dict[str, Any]] = deque()  # updates without a chat (not serialised)
+        self.busy: set[int] = set()  # chats with an update out
+        # id() -> update of each update out; survives deactivate() so that a webhook set again
+        # does not hand out a second time what is still in flight.
+        self.out: dict[int, dict[str, Any]] = {}
+
+    def add(self, update: dict[str, Any], *, in_order: bool = False) -> None:
+        """Queue an update at the end of its chat (``in_order``: at its ``update_id``'s place,
+        for a redelivered copy)."""
+        chat_id = _update_chat_id(update)
+        if chat_id is None:
+            self.free.append(update)
+            return
+        queue = self.pending.get(chat_id)
+        if queue is None:
+            queue = self.pending[chat_id] = deque()
+            if chat_id not in self.busy:
+                self.ready.append(chat_id)
+        position = len(queue)
+        if in_order:
+            while position > 0 and queue[position - 1]["update_id"] > update["update_id"]:
+                position -= 1
+        queue.insert(position, update)
+
+    def take(self) -> tuple[dict[str, Any], int | None] | None:
+        """The next update to deliver and its chat (now busy), or ``None``."""
+        if self.free:
+            update = self.free.popleft()
+            self.out[id(update)] = update
+            return update, None
+        if not self.ready:
+            return None
+        chat_id = self.ready.popleft()
+        queue = self.pending[chat_id]
+        update = queue.popleft()
+        if not queue:
+            del self.pending[chat_id]
+        self.busy.add(chat_id)
+        self.out[id(update)] = update
+        return update, chat_id
+
+    def done(self, update: dict[str, Any], chat_id: int | None) -> None:
+        """The update is no longer out: its chat's next update may go."""
+        self.out.pop(id(update), None)
+        if chat_id is not None and chat_id in self.busy:
+            self.busy.discard(chat_id)
+            if chat_id in self.pending:
+                self.ready.append(chat_id)
+
+    def put_back(self, update: dict[str, Any], chat_id: int | None) -> None:
+        """Return an update that is out to the head of its chat (it goes first)."""
+        self.out.pop(id(update), None)
+        if chat_id is None:
+            self.free.appendleft(update)
+            return
+        was_busy = chat_id in self.busy
+        self.busy.discard(chat_id)
+        queue = self.pending.get(chat_id)
+        if queue is None:
+            queue = self.pending[chat_id] = deque()
+        elif not was_busy:  # already waiting in ready: moved to the front below
+            self.ready.remove(chat_id)
+        queue.appendleft(update)
+        self.ready.appendleft(chat_id)
+
+    def clear(self) -> None:
+        """Forget what is not handed out (what is out finishes on its own)."""
+        self.pending.clear()
+        self.ready.clear()
+        self.free.clear()
+
+    def activate(self, updates: Iterable[dict[str, Any]]) -> None:
+        """A webhook was set: feed in the queue as it is (less what is still out)."""
+        self.clear()
+        self.active = True
+        for update in updates:
+            if id(update) not in self.out:
+                self.add(update)
+
+    def deactivate(self) -> None:
+        """The webhook was deleted: nothing more is handed out."""
+        self.clear()
+        self.active = False
+
+
 _UNSET: Any = object()
 
 
@@ -715,6 +844,7 @@ class EmulatorState:
         # Update ids keep increasing across reset(): a running poller's offset stays valid.
         self._next_update_id = first_update_id
         self._seq = 0
+        self._outbox_epoch = 0  # bumped by each _init_data(): jobs of an older queue are void
         self._init_data()
 
     def _init_data(self) -> None:
@@ -733,6 +863,9 @@ class EmulatorState:
         self.faults: list[FaultRule] = []
         self.calls: list[CallRecord] = []
         self.webhook: dict[str, Any] = {"url": ""}
+        self.webhook_last_error: tuple[int, str] | None = None  # (date, message)
+        self._outbox_epoch += 1
+        self._outbox = _WebhookOutbox(self._outbox_epoch)
         self.global_rate: float | None = None
         self.per_chat_rate: float | None = None
         self._global_window: _Window | None = None
@@ -906,6 +1039,8 @@ class EmulatorState:
         self._next_update_id += 1
         update = {"update_id": update_id, kind: payload}
         self.updates.append(update)
+        if self._outbox.active:
+            self._outbox.add(update)
         self.update_history[update_id] = update
         if len(self.update_history) > UPDATE_HISTORY:
             del self.update_history[next(iter(self.update_history))]
@@ -924,6 +1059,8 @@ class EmulatorState:
         position = bisect.bisect_right(self.updates, update_id, key=lambda u: u["update_id"])
         self.updates.insert(position, update)
         self._redelivered.append(update)
+        if self._outbox.active:  # webhook mode: the copy is pushed again
+            self._outbox.add(update, in_order=True)
         self._changed()
         return copy.deepcopy(update)
 
@@ -1897,7 +2034,8 @@ class EmulatorState:
         allowed_updates: list[str] | None = None,
         ip_address: str | None = None,
     ) -> str:
-        """``setWebhook`` (stored only). Returns the result description."""
+        """``setWebhook``. Returns the result description. The server's webhook deliverer
+        pushes the queue from now on (see :meth:`webhook_take`)."""
         if not url:
             return self.delete_webhook(drop_pending_updates)
         if not re.match(r"^https?://[^\s/?#]+", url, re.IGNORECASE):
@@ -1910,9 +2048,12 @@ class EmulatorState:
             raise bad_request("bad webhook: max_connections must be between 1 and 100")
         if drop_pending_updates:
             self.updates.clear()
+            self._outbox.clear()
         if allowed_updates is not None:
             self.allowed_updates = frozenset(allowed_updates) if allowed_updates else None
         already = self.webhook.get("url") == url
+        if not already:
+            self.webhook_last_error = None
         self.webhook = _drop_none(
             {
                 "url": url,
@@ -1921,6 +2062,8 @@ class EmulatorState:
                 "ip_address": ip_address,
             }
         )
+        if not self._outbox.active:
+            self._outbox.activate(self.updates)
         self._changed()
         return "Webhook is already set" if already else "Webhook was set"
 
@@ -1931,6 +2074,8 @@ class EmulatorState:
             self.updates.clear()
         had = bool(self.webhook.get("url"))
         self.webhook = {"url": ""}
+        self.webhook_last_error = None
+        self._outbox.deactivate()  # what is in flight finishes; the rest stays for getUpdates
         self._changed()
         return "Webhook was deleted" if had else "Webhook is already deleted"
 
@@ -1948,7 +2093,76 @@ class EmulatorState:
                 info["ip_address"] = self.webhook["ip_address"]
             if self.allowed_updates is not None:
                 info["allowed_updates"] = sorted(self.allowed_updates)
+            if self.webhook_last_error is not None:
+                info["last_error_date"], info["last_error_message"] = self.webhook_last_error
         return info
+
+    # The server's deliverer drives webhook delivery through these: take a job, POST it, then
+    # confirm it (2xx), or record the failure and, after a backoff, retry it if still due, or
+    # release it. A chat's next update is handed out only once its job is confirmed/released.
+    @_synchronized
+    def webhook_take(self) -> WebhookJob | None:
+        """The next update to push to the webhook, or ``None`` (no webhook set, nothing
+        queued, or every chat with queued updates has one out). Updates of types not in
+        ``allowed_updates`` are discarded on the way, as ``getUpdates`` does."""
+        outbox = self._outbox
+        if not outbox.active:
+            return None
+        allowed = self.allowed_updates or DEFAULT_UPDATE_TYPES
+        while (taken := outbox.take()) is not None:
+            update, chat_id = taken
+            if self._update_type(update) in allowed:
+                return WebhookJob(update, chat_id, outbox.epoch)
+            outbox.done(update, chat_id)
+            self._unqueue(update)
+        return None
+
+    @_synchronized
+    def webhook_confirm(self, job: WebhookJob) -> None:
+        """The webhook answered 2xx: the update leaves the queue."""
+        self._unqueue(job.update)
+        if job.epoch == self._outbox.epoch:
+            self._outbox.done(job.update, job.chat_id)
+        self._changed()
+
+    @_synchronized
+    def webhook_failed(self, job: WebhookJob, message: str) -> None:
+        """A delivery attempt failed: ``getWebhookInfo`` reports it as the last error."""
+        if job.epoch == self._outbox.epoch:
+            self.webhook_last_error = (self.now(), message)
+
+    @_synchronized
+    def webhook_due(self, job: WebhookJob) -> bool:
+        """Whether a failed job is to be retried: the webhook is still set and its update still
+        queued (not dropped, not reset)."""
+        return (
+            job.epoch == self._outbox.epoch
+            and self._outbox.active
+            and any(u is job.update for u in self.updates)
+        )
+
+    @_synchronized
+    def webhook_release(self, job: WebhookJob) -> None:
+        """Give a job up unconfirmed (webhook deleted, queue dropped, server stopping): its
+        update, if still queued, is handed out again first when a webhook is set."""
+        outbox = self._outbox
+        if job.epoch != outbox.epoch:
+            return
+        if outbox.active and any(u is job.update for u in self.updates):
+            outbox.put_back(job.update, job.chat_id)
+        else:
+            outbox.done(job.update, job.chat_id)
+        self._changed()
+
+    def _unqueue(self, update: dict[str, Any]) -> None:
+        """Remove this very object (a redelivered copy has the same id) from the queue."""
+        # Delivered updates are mostly near the head of the queue: a scan from there is short.
+        for position, queued in enumerate(self.updates):
+            if queued is update:
+                del self.updates[position]
+                break
+        if self._redelivered:
+            self._redelivered = [r for r in self._redelivered if r is not update]
 
     # ------------------------------------------------------------------ faults & limits
     @_synchronized
@@ -2075,6 +2289,13 @@ class EmulatorState:
     def call_log(self, method: str | None = None, since: int | None = None) -> list[dict[str, Any]]:
         """The call log, optionally only one method (case-insensitive) and only the calls
         logged after the one numbered ``since`` (``seq``: load tests read what is new)."""
+        return [
+            c.to_view()
+            for c in self._calls_since(since)
+            if method is None or c.method.lower() == method.lower()
+        ]
+
+    def _calls_since(self, since: int | None) -> list[CallRecord]:
         calls = self.calls
         if since is not None:
             # seq grows by one per call and the log is kept in order: skip the older ones.
@@ -2082,7 +2303,33 @@ class EmulatorState:
             while start > 0 and calls[start - 1].seq > since:
                 start -= 1
             calls = calls[start:]
-        return [c.to_view() for c in calls if method is None or c.method.lower() == method.lower()]
+        return calls
+
+    @_synchronized
+    def send_stats(self, window: float = 1.0, since: int | None = None) -> dict[str, Any]:
+        """How fast the bot sent: over the successful calls of the methods the rate limiter
+        counts (:func:`is_sending_method`) logged after ``since``, their ``count``, the
+        ``first``/``last`` start times and ``max_in_window``, the most whose start times fall
+        in one half-open window ``[t, t + window)``, exactly (a benchmark proves with it that a
+        send cap was never exceeded, whatever the phase of the cap's own windows)."""
+        if not (math.isfinite(window) and window > 0):
+            raise bad_request("window must be a positive number of seconds")
+        times = sorted(
+            c.time for c in self._calls_since(since) if c.ok and is_sending_method(c.method)
+        )
+        best = start = 0
+        for end, t in enumerate(times):
+            # The best window starts at a call: the one at ``start`` holds start..end.
+            while times[start] + window <= t:
+                start += 1
+            best = max(best, end - start + 1)
+        return {
+            "count": len(times),
+            "max_in_window": best,
+            "window": window,
+            "first": times[0] if times else None,
+            "last": times[-1] if times else None,
+        }
 
     @_synchronized
     def clear_calls(self) -> None:

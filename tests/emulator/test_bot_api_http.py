@@ -22,6 +22,7 @@ from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, RetryA
 
 from bot.emulator import RunningEmulator
 
+from ._backends import closed_port_url
 from ._support import BOT_ID, BOT_USERNAME, PNG_2X3, TOKEN
 
 
@@ -290,6 +291,8 @@ async def test_get_updates_long_poll_and_offset(
 
 
 async def test_webhook_conflict(bot: telegram.Bot, emu: RunningEmulator, user: int) -> None:
+    # The emulator pushes to the webhook: send it to a closed local port, not example.org.
+    await emu.client.set_webhook_backends([closed_port_url()])
     await emu.client.send_text(user, "hi")
     assert await bot.set_webhook("https://example.org/hook", secret_token="s3cret") is True
     info = await bot.get_webhook_info()
