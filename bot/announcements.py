@@ -39,6 +39,7 @@ from bot.config import Settings
 from bot.delivery import application_now, get_sender
 from bot.failure_log import failures
 from bot.i18n import N_, Translator, get_translator
+from bot.leader import is_leader
 from bot.rules.broadcast import progress_bar, seconds_left
 from bot.rules.quiet import in_quiet_hours, quiet_hours_end_after
 from bot.trainings import Buttons, keyboard_dict
@@ -546,7 +547,8 @@ def _with(info: AnnouncementInfo, **changes: Any) -> AnnouncementInfo:
 
 
 async def _tick(context: CallbackContext) -> None:
-    await refresh_progress(context.application)
+    if is_leader(context.application):  # one process edits HR's progress message
+        await refresh_progress(context.application)
 
 
 def start_progress_job(application: Application) -> None:

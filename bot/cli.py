@@ -18,8 +18,10 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
+from bot.cli_data import add_data_parser, command_data
 from bot.config import Settings
 from bot.i18n import N_, Translator, get_translator
+from bot.logging_setup import configure_logging
 from bot.tryout import DEFAULT_DATABASE as DEFAULT_COBA_DATABASE
 from bot.tryout import DEFAULT_PORT as DEFAULT_COBA_PORT
 
@@ -53,10 +55,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    run = commands.add_parser("run", help="migrate the database if needed, then poll Telegram")
+    run = commands.add_parser(
+        "run", help="migrate the database if needed, then poll Telegram (or serve a webhook)"
+    )
     run.add_argument(
         "--no-migrate", action="store_true", help="do not apply pending migrations first"
     )
+    run.add_argument(
+        "--webhook",
+        action="store_true",
+        help="receive updates by webhook (WEBHOOK_URL, WEBHOOK_SECRET) instead of polling",
+    )
+    run.add_argument("--listen", metavar="HOST", help="webhook: address to listen on")
+    run.add_argument("--port", type=int, metavar="PORT", help="webhook: port to listen on")
+    run.add_argument("--url", metavar="URL", help="webhook: the public https:// URL")
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
@@ -138,6 +150,7 @@ def _parser() -> argparse.ArgumentParser:
     days_off_remove.add_argument("day", help="the date, YYYY-MM-DD")
     days_off_list = days_off_actions.add_parser("list", help="list the days off")
     days_off_list.add_argument("--year", type=int, help="only this year")
+    add_data_parser(commands)
     return parser
 
 
@@ -200,11 +213,29 @@ async def _with_sessionmaker(settings: Settings, work: Callable[..., Awaitable[i
         await engine.dispose()
 
 
-def command_run(settings: Settings, t: Translator, no_migrate: bool) -> int:
+def command_run(settings: Settings, t: Translator, args: argparse.Namespace) -> int:
     if not token_present(settings, t):
         return EXIT_USAGE
-    if not no_migrate:
+    webhook = getattr(args, "webhook", False)
+    if webhook:
+        from bot.webhook import WebhookConfigError, check_settings, run_webhook
+
+        overrides = {
+            "webhook_listen": getattr(args, "listen", None),
+            "webhook_port": getattr(args, "port", None),
+            "webhook_url": getattr(args, "url", None),
+        }
+        settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+        try:
+            check_settings(settings)
+        except WebhookConfigError as exc:
+            print(t("Webhook mode cannot start: {reason}", reason=str(exc)), file=sys.stderr)
+            return EXIT_USAGE
+    if not getattr(args, "no_migrate", False):
         _migrate(settings)
+    if webhook:
+        run_webhook(settings)
+        return EXIT_OK
     from bot.app import run_polling
 
     run_polling(settings)
@@ -618,15 +649,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # The bot logs its work; one-shot commands print only their result (and warnings).
     running = args.command in (None, "run")  # "coba" prints only its address
-    logging.basicConfig(
-        level=logging.INFO if running else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    for noisy in ("httpx", "alembic.runtime.plugins"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    level = logging.INFO if running else logging.WARNING
+    configure_logging(level)  # until the settings (LOG_FORMAT) are read
     settings = load_settings()
     if settings is None:
         return EXIT_USAGE
+    configure_logging(level, settings.log_format)
     t = get_translator(settings.default_language, settings.timezone)
     try:
         return _dispatch(args, settings, t)
@@ -647,7 +675,7 @@ def _first_line(exc: BaseException) -> str:
 def _dispatch(args: argparse.Namespace, settings: Settings, t: Translator) -> int:
     match args.command:
         case None | "run":
-            return command_run(settings, t, getattr(args, "no_migrate", False))
+            return command_run(settings, t, args)
         case "db":
             _migrate(settings)
             print(t("The database is up to date."))
@@ -672,4 +700,6 @@ def _dispatch(args: argparse.Namespace, settings: Settings, t: Translator) -> in
             )
         case "days-off":
             return command_days_off(settings, t, args)
+        case "data":
+            return command_data(settings, t, args)
     return EXIT_USAGE

@@ -38,8 +38,10 @@ worth of rows for HR to check after a crash.
 
 Limits (:class:`Pacer`): at most ``global_rate`` sends in any one-second sliding window of
 actual send start times and ``per_chat_rate`` to one chat (defaults 25 and 1, Telegram
-allows ~30 and ~1), each window lengthened by ``rate_margin`` (20 ms); with several
-processes on one PostgreSQL each has its own budget, so divide the rates between them. The
+allows ~30 and ~1), each window lengthened by ``rate_margin`` (20 ms). With several
+processes on one PostgreSQL the global rate is one budget for all of them, booked slot by
+slot in the database (:mod:`bot.send_budget`; :func:`start_sender` uses it on PostgreSQL),
+and a 429 pauses them all; the per-chat pace stays in each process. The
 application's bot uses PTB's ``AIORateLimiter``, which would retry a 429 itself (its per-call
 ``rate_limit_args`` cannot ask for 0 retries: ``0 or max_retries``), so the sender talks to
 the same Bot API through its own plain ``Bot`` (:func:`delivery_bot`) and sees every
@@ -100,8 +102,10 @@ from telegram.ext import AIORateLimiter, Application
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
+from bot import metrics
 from bot.failure_log import FailureLog
 from bot.rules.quiet import in_quiet_hours, quiet_hours_end_after
+from bot.send_budget import SharedSendBudget
 from storage.models import utcnow
 from storage.repositories.outbox import Claimed, OutboxRepository, validate_payload
 
@@ -295,6 +299,7 @@ async def _released(rows: Awaitable[int]) -> bool:
 
 
 _LOST: Any = object()  # a row whose lease another sender took over: not sent, not recorded
+_UNREACHABLE: Any = object()  # the shared budget's database did not answer
 
 
 class Sender:
@@ -335,14 +340,21 @@ class Sender:
         quiet_end: dt.time | None = None,
         timezone: str = "Asia/Jakarta",
         wall_clock: Callable[[], dt.datetime] = utcnow,
+        shared_budget: SharedSendBudget | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
+        # Several processes on one PostgreSQL: the global rate is booked there (the per-chat
+        # pace stays here); else the Pacer's window is the whole budget.
+        self.shared_budget = shared_budget
+        if shared_budget is not None:
+            shared_budget.sleep = self._sleep
         self.quiet_start = quiet_start
         self.quiet_end = quiet_end
         self.timezone = timezone
         self.wall_clock = wall_clock
         self._quiet_logged = False
         self._failures = FailureLog(log, "outbox sender round")
+        self._budget_failures = FailureLog(log, "shared send budget (pacing locally)")
         self.max_chat_wait = max_chat_wait
         self.batch_size = batch_size
         self.lease_seconds = lease_seconds
@@ -418,24 +430,77 @@ class Sender:
         ``wait_for_chat`` is false (a reply in a conversation goes at once; the pushes to that
         chat wait after it). ``False`` if no slot came within ``timeout`` seconds (``None``:
         wait as long as it takes)."""
+        if self.shared_budget is not None:
+            taken = await self._take_shared_slot(chat_id, timeout, wait_for_chat=wait_for_chat)
+            if taken is not None:
+                return taken
+            # The database is out of reach: this process keeps to the rate on its own.
         deadline = math.inf if timeout is None else self.clock() + timeout
         # Not behind the outbox rows' queue (``_slot_lock``): the next free slot is taken
         # as soon as it comes, so a person waiting for an answer goes before a broadcast.
         # Checking and noting the slot with nothing awaited in between is what keeps it from
         # being booked twice, here as for the rows.
-        while True:
-            wait = max(self.pacer.global_delay(), self.paused_for())
-            if chat_id is not None and wait_for_chat:
-                wait = max(wait, self.pacer.chat_delay(chat_id))
-            if wait <= 0:
-                break
-            if self.clock() + wait > deadline:
-                return False
-            await asyncio.sleep(wait)
+        if not await self._wait_here(chat_id, deadline, wait_for_chat, own_window=True):
+            return False
         if chat_id is None:
             self.pacer.note_global()
         else:
             self.pacer.note_send(chat_id)
+        return True
+
+    async def _wait_here(
+        self, chat_id: int | None, deadline: float, wait_for_chat: bool, *, own_window: bool
+    ) -> bool:
+        """Wait out a 429 pause, the chat's pace (if ``wait_for_chat``) and, with
+        ``own_window``, this process's global window; ``False`` if that ends after
+        ``deadline``. Returns with nothing awaited after the last check."""
+        while True:
+            wait = self.paused_for()
+            if own_window:
+                wait = max(wait, self.pacer.global_delay())
+            if chat_id is not None and wait_for_chat:
+                wait = max(wait, self.pacer.chat_delay(chat_id))
+            if wait <= 0:
+                return True
+            if self.clock() + wait > deadline:
+                return False
+            await asyncio.sleep(wait)
+
+    async def _shared_take(self, max_wait: float | None) -> Any:
+        """``shared_budget.take``, or ``_UNREACHABLE`` when the database cannot be reached
+        (logged once per outage): the caller then paces with this process's own window."""
+        assert self.shared_budget is not None
+        try:
+            retry_in = await self.shared_budget.take(max_wait)
+        except Exception:
+            self._budget_failures.failed()
+            return _UNREACHABLE
+        self._budget_failures.succeeded()
+        return retry_in
+
+    async def _take_shared_slot(
+        self,
+        chat_id: int | None,
+        timeout: float | None,  # noqa: ASYNC109 - a budget, not a cancellation
+        *,
+        wait_for_chat: bool,
+    ) -> bool | None:
+        assert self.shared_budget is not None
+        deadline = math.inf if timeout is None else self.clock() + timeout
+        if not await self._wait_here(chat_id, deadline, wait_for_chat, own_window=False):
+            return False
+        while True:
+            left = None if timeout is None else max(0.0, deadline - self.clock())
+            retry_in = await self._shared_take(left)
+            if retry_in is _UNREACHABLE:
+                return None
+            if retry_in is None:
+                break
+            if self.clock() + retry_in > deadline:
+                return False
+            await asyncio.sleep(retry_in)
+        if chat_id is not None:
+            self.pacer.note_chat(chat_id)
         return True
 
     def pause(self, seconds: float) -> None:
@@ -619,9 +684,26 @@ class Sender:
                     return 0.0
                 # The chat again: a call the application made (``take_slot``) may have
                 # taken its slot while this row waited.
-                wait = max(self.pacer.global_delay(), self.pacer.chat_delay(row.chat_id))
-                if wait <= 0:
-                    break
+                wait = self.pacer.chat_delay(row.chat_id)
+                local = self.shared_budget is None
+                if not local and wait <= 0:
+                    # A slot within the lease (and the chat's patience) or none; the
+                    # booked slot's wait ends early on stop: then the row goes back.
+                    lease_left = (row.lease_until - utcnow()).total_seconds()
+                    patience = min(self.max_chat_wait, lease_left - self.lease_margin)
+                    retry_in = await self._shared_take(max(0.0, patience))
+                    if self._stopping.is_set():
+                        return 0.0
+                    if retry_in is None:
+                        self.pacer.note_chat(row.chat_id)
+                        return None
+                    if retry_in is not _UNREACHABLE:
+                        return retry_in
+                    local = True  # the database is out of reach: pace here
+                if local:
+                    wait = max(self.pacer.global_delay(), self.pacer.chat_delay(row.chat_id))
+                    if wait <= 0:
+                        break
                 await self._sleep(wait)
             self.pacer.note_send(row.chat_id)
         return None
@@ -661,6 +743,9 @@ class Sender:
         except RetryAfter as exc:
             seconds = _retry_after_seconds(exc)
             self.pause(seconds)
+            metrics.TOO_MANY_REQUESTS.inc()
+            if self.shared_budget is not None:
+                await self._pause_everyone(seconds)
             log.warning(
                 "outbox #%d chat %d: 429, all sending paused %.0f s", row.id, row.chat_id, seconds
             )
@@ -693,7 +778,15 @@ class Sender:
         except (NetworkError, TelegramError) as exc:
             return self._retry(row, exc.message)
         self._sent.append((row, message.message_id, utcnow()))
+        metrics.SENT.labels("outbox").inc()
         return "sent"
+
+    async def _pause_everyone(self, seconds: float) -> None:
+        assert self.shared_budget is not None
+        try:
+            await self.shared_budget.pause(seconds)
+        except Exception:  # this process pauses anyway; the others meet their own 429
+            log.warning("outbox: could not share a 429 pause with the other processes")
 
     def _retry(self, row: Claimed, reason: str) -> str:
         delay = min(self.backoff_cap, self.backoff_base * 2**row.attempts)
@@ -828,9 +921,25 @@ class SharedBudgetRateLimiter(AIORateLimiter):
             await sender.take_slot(
                 chat_id if isinstance(chat_id, int) else None, timeout=None, wait_for_chat=False
             )
-        return await super().process_request(
-            callback, args, kwargs, endpoint, data, rate_limit_args
-        )
+        counted = _counted(callback) if _counts_as_message(endpoint) else callback
+        return await super().process_request(counted, args, kwargs, endpoint, data, rate_limit_args)
+
+
+def _counted(
+    callback: Callable[..., Coroutine[Any, Any, Any]],
+) -> Callable[..., Coroutine[Any, Any, Any]]:
+    """``callback`` counting its outcome in the metrics (a 429 here is retried by PTB)."""
+
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            result = await callback(*args, **kwargs)
+        except RetryAfter:
+            metrics.TOO_MANY_REQUESTS.inc()
+            raise
+        metrics.SENT.labels("reply").inc()
+        return result
+
+    return call
 
 
 def _counts_as_message(endpoint: str) -> bool:
@@ -888,7 +997,15 @@ async def start_sender(application: Application) -> Sender | None:
         read_timeout=options.get("read_timeout") or 15.0,
         pool_size=max(16, int(options.get("batch_size") or 50)),
     )
-    sender = Sender(data.sessionmaker, **options, wall_clock=lambda: application_now(application))
+    shared = None
+    if data.engine is not None and data.engine.dialect.name == "postgresql":
+        shared = SharedSendBudget(data.engine, float(options.get("global_rate") or 25.0))
+    sender = Sender(
+        data.sessionmaker,
+        **options,
+        wall_clock=lambda: application_now(application),
+        shared_budget=shared,
+    )
     # No ``bot.initialize()``: it would call getMe, and sending does not need it.
     await bot.request.initialize()
     sender.start(bot, ready=lambda: application.running, owns_bot=True)

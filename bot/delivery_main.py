@@ -2,9 +2,10 @@
 
 The bot process starts its own sender (``bot.delivery.start_sender``); this entry runs the
 same :class:`bot.delivery.Sender` on its own, for an operator who wants sending in a separate
-process (several of them on one PostgreSQL: each claims with ``FOR UPDATE SKIP LOCKED`` and has
-its own rate budget, so divide the rates between them) and for the fault tests, which kill it
-with SIGKILL. On SQLite keep to one sender in all: either the bot's or this one.
+process (several of them on one PostgreSQL: each claims with ``FOR UPDATE SKIP LOCKED``, and
+all of them and the bots share one ``SEND_RATE_GLOBAL``, see ``bot.send_budget``) and for
+the fault tests, which kill it with SIGKILL. On SQLite keep to one sender in all: either the
+bot's or this one.
 
 Settings come from the environment (or ``.env``) like the bot's: ``DATABASE_URL``,
 ``BOT_TOKEN``, ``TELEGRAM_BASE_URL``, ``TELEGRAM_BASE_FILE_URL``, ``SEND_RATE_GLOBAL``,
@@ -36,6 +37,8 @@ from bot.cli import load_settings, token_present
 from bot.config import Settings
 from bot.delivery import Sender, delivery_bot, options_from_settings
 from bot.i18n import get_translator
+from bot.logging_setup import configure_logging
+from bot.send_budget import SharedSendBudget
 from storage.db import create_engine, create_sessionmaker
 
 log = logging.getLogger("bot.delivery_main")
@@ -138,7 +141,13 @@ async def serve(settings: Settings, options: dict[str, Any]) -> int:
         )
         # As in the bot: no ``bot.initialize()`` (getMe is not needed to send).
         await bot.request.initialize()
-        sender = Sender(create_sessionmaker(engine), **options)
+        # On PostgreSQL the global rate is one budget with the bots' own senders.
+        shared = (
+            SharedSendBudget(engine, float(options["global_rate"]))
+            if engine.dialect.name == "postgresql"
+            else None
+        )
+        sender = Sender(create_sessionmaker(engine), **options, shared_budget=shared)
         log.info(
             "sending from %s at %g/s overall, %g/s per chat, batches of %d, lease %g s",
             where,
@@ -160,16 +169,14 @@ async def serve(settings: Settings, options: dict[str, Any]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    level = logging.DEBUG if args.verbose else logging.INFO
+    configure_logging(level)  # privacy-filtered (bot.log_privacy), until LOG_FORMAT is read
     # httpx logs every request URL at INFO, and the URL carries the bot token.
-    for noisy in ("httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
     settings = _load_settings()
     if settings is None:
         return EXIT_USAGE
+    configure_logging(level, settings.log_format)
     with contextlib.suppress(KeyboardInterrupt):
         return asyncio.run(serve(settings, sender_options(args, settings)))
     return EXIT_OK

@@ -14,6 +14,10 @@ what is missing after it; working days from 08:00 WIB) are queued in the same tr
 Evaluation conversations idle for ``EVALUATION_IDLE_MINUTES`` are paused politely
 (``bot.evaluation_idle``).
 
+With several processes on one PostgreSQL only the leader ticks (``bot.leader``: an
+advisory lock; another process takes over within ``LEADER_RETRY_SECONDS`` when it dies);
+the others' tick returns at once.
+
 Time zones: the JobQueue's scheduler is configured with ``TIMEZONE`` (Asia/Jakarta) before
 it starts, and every job also gets it explicitly (``job_kwargs["timezone"]``), so nothing
 depends on the host's zone. The job runs one instance at a time (``max_instances=1``), runs
@@ -32,12 +36,15 @@ from zoneinfo import ZoneInfo
 
 from telegram.ext import Application, CallbackContext, Job
 
+from bot import metrics
 from bot.delivery import application_now, get_sender
 from bot.evaluation_idle import pause_idle
 from bot.evaluation_reminders import enqueue_evaluation_reminders
 from bot.failure_log import failures
+from bot.leader import is_leader
 from bot.mutations import process_events
 from bot.reminders import enqueue_due_reminders
+from bot.retention import purge_expired_contents
 from handlers.dedupe import prune as prune_processed_updates
 
 log = logging.getLogger(__name__)
@@ -45,6 +52,8 @@ log = logging.getLogger(__name__)
 JOB_NAME = "scheduler-tick"
 EXTRAS_JOB = "scheduler_job"
 EXTRAS_LAST_TICK = "scheduler_last_tick"
+EXTRAS_LAST_PURGE = "retention_last_pass"
+PURGE_EVERY = dt.timedelta(hours=1)  # a batch per table each time (bot.retention)
 
 
 async def run_tick(application: Application, now: dt.datetime | None = None) -> int:
@@ -54,6 +63,8 @@ async def run_tick(application: Application, now: dt.datetime | None = None) -> 
     data = application.bot_data
     if data.settings is None or data.sessionmaker is None:
         log.warning("scheduler tick skipped: the database is not open")
+        return 0
+    if not is_leader(application):  # another process runs the scheduler (bot.leader)
         return 0
     now = now or application_now(application)
     last_tick = data.extras.get(EXTRAS_LAST_TICK)
@@ -70,15 +81,36 @@ async def run_tick(application: Application, now: dt.datetime | None = None) -> 
             queued += await pause_idle(session, data.settings, now)
     except Exception:
         failures(application, "scheduler tick", log).failed()
+        metrics.TICKS.labels("failed").inc()
         return 0
     failures(application, "scheduler tick", log).succeeded()
+    metrics.TICKS.labels("ok").inc()
     data.extras[EXTRAS_LAST_TICK] = now
     await prune_processed_updates(application, now)  # at most hourly; never raises
+    await purge_expired(application, now)  # at most hourly; never raises
     if queued:
         sender = get_sender(application)
         if sender is not None:
             sender.wake()
     return queued
+
+
+async def purge_expired(application: Application, now: dt.datetime) -> None:
+    """The retention pass (``bot.retention``: delivered messages' contents after
+    ``MESSAGE_RETENTION_DAYS``) if the last one was an hour ago or more. Never raises."""
+    data = application.bot_data
+    last = data.extras.get(EXTRAS_LAST_PURGE)
+    if data.settings is None or data.sessionmaker is None:
+        return
+    if isinstance(last, dt.datetime) and now - last < PURGE_EVERY:
+        return
+    try:
+        async with data.sessionmaker() as session, session.begin():
+            await purge_expired_contents(session, data.settings, now)
+    except Exception:
+        log.exception("retention pass failed; the next tick retries")
+        return
+    data.extras[EXTRAS_LAST_PURGE] = now
 
 
 async def tick(context: CallbackContext) -> None:

@@ -40,6 +40,7 @@ ACTION_NAMES = {
     "announcement_scheduled": N_("scheduled an announcement"),
     "announcement_cancelled": N_("cancelled an announcement"),
     "announcement_resent": N_("resent the failed messages of an announcement"),
+    "personal_data_erased": N_("erased an employee's personal data on request"),
 }
 
 

@@ -16,6 +16,15 @@ write cost about a tenth of the answers their busy timeout). After a restart the
 empty: python-telegram-bot confirms a batch as soon as it has fetched it, so what Telegram
 sends again after a crash is what the dead process had not taken on yet.
 
+On PostgreSQL the end of an update's handlers is recorded too (:func:`finish`, called by
+``bot.app.BotApplication`` after each update). In webhook mode (:mod:`bot.webhook`) the
+update is taken on before its handlers run (:func:`take_on`), which tells a copy of an
+update another process has finished (answer 200, nothing to do) from one it is still
+handling (answer 503: Telegram sends it again later). A copy of an update left unfinished
+for ``STALE`` (its process died half-way) is taken over and handled: an update is lost
+neither when a process dies nor when the load balancer sends it twice. ``STALE`` is longer
+than any handler takes (an import of 10,000 rows takes seconds).
+
 The scheduler's tick calls :func:`prune` to forget claimed ids older than a week, at most
 once an hour.
 """
@@ -30,7 +39,16 @@ from telegram import Update
 from telegram.ext import Application, ApplicationHandlerStop, TypeHandler
 
 from bot.context import BotContext
-from storage.repositories.updates import claim_update, prune_processed_updates
+from storage.models import utcnow
+from storage.repositories.updates import (
+    BUSY,
+    DONE,
+    NEW,
+    claim_update,
+    finish_update,
+    prune_processed_updates,
+)
+from storage.repositories.updates import take_on as take_on_in_database
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +57,9 @@ PRUNE_EVERY = dt.timedelta(hours=1)
 _EXTRAS_PRUNED_AT = "processed_updates_pruned_at"
 _EXTRAS_RECENT = "recent_updates"
 RECENT = 10_000  # ids kept in memory: far more than can arrive twice within minutes
+STALE = dt.timedelta(seconds=60)
+_EXTRAS_TAKEN = "updates_taken_on"  # taken on by the webhook, before the handlers
+_EXTRAS_UNFINISHED = "updates_unfinished"  # claimed in the database, end not recorded yet
 
 
 class RecentUpdates:
@@ -69,12 +90,72 @@ def _recent(application: Application) -> RecentUpdates:
     return found
 
 
+def _ids(application: Application, key: str) -> set[int]:
+    extras = application.bot_data.extras
+    found = extras.get(key)
+    if not isinstance(found, set):
+        found = extras[key] = set()
+    return found
+
+
+def _shared(application: Application) -> bool:
+    """Whether other processes may share the updates (PostgreSQL)."""
+    engine = application.bot_data.engine
+    return engine is not None and engine.dialect.name != "sqlite"
+
+
+async def take_on(application: Application, update_id: int) -> str:
+    """Webhook mode, before the handlers: ``new`` (handle it), ``done`` (handled already,
+    here or by another process) or ``busy`` (another process is handling it). Raises when
+    the database cannot be reached (the webhook answers 503: Telegram tries again)."""
+    recent = _recent(application)
+    if not recent.add(update_id):
+        return DONE  # this process has it: finished, or it will be
+    if _shared(application):
+        engine = application.bot_data.engine
+        assert engine is not None
+        try:
+            async with engine.begin() as connection:
+                verdict = await take_on_in_database(connection, update_id, utcnow(), STALE)
+        except Exception:
+            recent.forget(update_id)
+            raise
+        if verdict != NEW:
+            if verdict == BUSY:  # should its process die, a later copy looks again
+                recent.forget(update_id)
+            log.info("update %s delivered again: %s elsewhere", update_id, verdict)
+            return verdict
+        _ids(application, _EXTRAS_UNFINISHED).add(update_id)
+    _ids(application, _EXTRAS_TAKEN).add(update_id)
+    return NEW
+
+
+async def finish(application: Application, update_id: int) -> None:
+    """Record that the handlers of an update this process claimed are done. Never raises."""
+    unfinished = _ids(application, _EXTRAS_UNFINISHED)
+    if update_id not in unfinished:
+        return
+    unfinished.discard(update_id)
+    engine = application.bot_data.engine
+    if engine is None:
+        return
+    try:
+        async with engine.begin() as connection:
+            await finish_update(connection, update_id)
+    except Exception:  # a copy would wait STALE, then be handled again
+        log.warning("update %s: could not record its end", update_id)
+
+
 def _ignored(update: Update) -> ApplicationHandlerStop:
     log.info("update %s delivered again: ignored", update.update_id)
     return ApplicationHandlerStop()
 
 
 async def claim(update: Update, context: BotContext) -> None:
+    taken = _ids(context.application, _EXTRAS_TAKEN)
+    if update.update_id in taken:  # the webhook took it on already
+        taken.discard(update.update_id)
+        return
     recent = _recent(context.application)
     if not recent.add(update.update_id):
         raise _ignored(update)
@@ -90,6 +171,7 @@ async def claim(update: Update, context: BotContext) -> None:
         raise ApplicationHandlerStop from None
     if not first:
         raise _ignored(update)
+    _ids(context.application, _EXTRAS_UNFINISHED).add(update.update_id)
 
 
 async def prune(application: Application, now: dt.datetime) -> None:
@@ -97,6 +179,8 @@ async def prune(application: Application, now: dt.datetime) -> None:
     extras = application.bot_data.extras
     last = extras.get(_EXTRAS_PRUNED_AT)
     engine = application.bot_data.engine
+    if not _shared(application):  # SQLite keeps the ids in memory only
+        return
     if engine is None or (isinstance(last, dt.datetime) and now - last < PRUNE_EVERY):
         return
     try:

@@ -484,7 +484,10 @@ class ProcessedUpdate(Base):
 
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     # No index: only the hourly prune reads it (a scan of a few days of updates).
-    handled_at: Mapped[dt.datetime]
+    handled_at: Mapped[dt.datetime]  # when it was taken on (again, after a takeover)
+    # When its handlers had finished (PostgreSQL): a copy of an unfinished one whose process
+    # died is taken over after a while (``handlers.dedupe``).
+    finished_at: Mapped[dt.datetime | None]
 
 
 class SendBudget(Base):

@@ -54,3 +54,17 @@ def quiet_hours_end_after(
         day += dt.timedelta(days=1)
     ends = dt.datetime.combine(day, end, tzinfo=_zone(tz))
     return ends.astimezone(dt.UTC)
+
+
+def last_quiet_end(
+    moment_utc: dt.datetime, tz: dt.tzinfo | str, start: dt.time, end: dt.time
+) -> dt.datetime | None:
+    """The UTC moment the last quiet window before ``moment_utc`` ended (``None`` without
+    quiet hours): non-urgent messages queued in the night are due from then, not before."""
+    if start == end:
+        return None
+    local = _local(moment_utc, tz)
+    ended = dt.datetime.combine(local.date(), end, tzinfo=_zone(tz))
+    if ended > local:
+        ended -= dt.timedelta(days=1)
+    return ended.astimezone(dt.UTC)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from storage.db import create_engine
 from storage.models import Base
 
 config = context.config
+MIGRATION_LOCK_KEY = 0x626B742D6D6967  # "bkt-mig": any constant shared by every process
 target_metadata = Base.metadata
 
 
@@ -41,6 +43,12 @@ async def _run_async() -> None:
     engine = create_engine(config.get_main_option("sqlalchemy.url") or "")
     try:
         async with engine.connect() as connection:
+            if connection.dialect.name == "postgresql":
+                # Several processes starting at once migrate one after the other: the
+                # later ones find the schema current (the lock ends with the transaction).
+                await connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                )
             await connection.run_sync(_run_sync)
             await connection.commit()
     finally:

@@ -54,10 +54,11 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, or_, select, update
+from sqlalchemy import and_, case, exists, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from storage.models import Employee, OutboxMessage, utcnow
 
@@ -321,6 +322,20 @@ class OutboxRepository:
         )
         if urgent_only:
             due = and_(due, m.urgent.is_(True))
+        if self._dialect == "postgresql":
+            # Several senders: a chat another one is sending to stays with it, so its pace
+            # (one message a second) is kept by one process. (Two claims at the same instant
+            # may still split a chat: rare, and a short burst Telegram tolerates.)
+            busy = aliased(m)
+            due = and_(
+                due,
+                ~exists().where(
+                    busy.chat_id == m.chat_id,
+                    busy.status == SENDING,
+                    busy.lease_until >= now,
+                    busy.lease_owner != owner,
+                ),
+            )
         chosen = select(m.id).where(due).order_by(m.urgent.desc(), m.not_before, m.id).limit(limit)
         if self._dialect == "postgresql":
             ids = list(
@@ -705,6 +720,41 @@ class OutboxRepository:
         )
         return int(await self.session.scalar(query) or 0)
 
+    # ------------------------------------------------------------------ retention (UU 27/2022)
+    async def purge_contents(
+        self, before: dt.datetime, limit: int, *, now: dt.datetime | None = None
+    ) -> int:
+        """Forget the content of up to ``limit`` finished rows (``FINAL_STATUSES``) that
+        finished before ``before`` (``sent_at``, else ``created_at``): ``payload`` becomes
+        :data:`PURGED_PAYLOAD` and ``content_purged_at`` is set; how many. Everything else
+        stays (status, times, error, ids: HR's figures and the announcement reports). Oldest
+        first, ``limit`` rows per call, so one call never holds the table long; call again
+        while it returns ``limit``. A purged ``uncertain`` row sent again ends ``failed``
+        (its content is gone)."""
+        if limit < 1:
+            return 0
+        m = OutboxMessage
+        due = (
+            select(m.id)
+            .where(
+                m.status.in_(FINAL_STATUSES),
+                m.content_purged_at.is_(None),
+                func.coalesce(m.sent_at, m.created_at) < before,
+            )
+            .order_by(m.id)
+            .limit(limit)
+        )
+        ids = list(await self.session.scalars(due))
+        if not ids:
+            return 0
+        result = await self.session.execute(
+            update(m)
+            .where(m.id.in_(ids), m.content_purged_at.is_(None), m.status.in_(FINAL_STATUSES))
+            .values(payload=PURGED_PAYLOAD, content_purged_at=now or utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
 
 @dataclass(frozen=True, slots=True)
 class UncertainDelivery:
@@ -726,3 +776,9 @@ class UnreachableEmployee:
     nip: str
     unit: str
     blocked_at: dt.datetime | None
+
+
+# Retention (``OutboxRepository.purge_contents``): the states a row never leaves on its own,
+# and what a purged row's payload becomes (no text, no file: ``validate_payload`` refuses it).
+FINAL_STATUSES = (SENT, FAILED, BLOCKED, UNCERTAIN, CANCELLED)
+PURGED_PAYLOAD: dict[str, Any] = {"purged": True}

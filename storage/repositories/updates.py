@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -52,6 +52,41 @@ async def claim_update(
         statement, {"update_id": update_id, "handled_at": now or utcnow()}
     )
     return result.first() is not None
+
+
+NEW, DONE, BUSY = "new", "done", "busy"
+
+
+async def take_on(
+    connection: AsyncConnection | AsyncSession,
+    update_id: int,
+    now: dt.datetime,
+    stale: dt.timedelta,
+) -> str:
+    """``new`` (handle it: first time, or taken over from a process that left it unfinished
+    longer than ``stale`` ago), ``done`` (handled already) or ``busy`` (being handled)."""
+    if await claim_update(connection, update_id, now):
+        return NEW
+    c = _TABLE.c
+    taken_over = await connection.execute(
+        update(_TABLE)
+        .where(c.update_id == update_id, c.finished_at.is_(None), c.handled_at < now - stale)
+        .values(handled_at=now)
+        .returning(c.update_id)
+    )
+    if taken_over.first() is not None:
+        return NEW
+    finished = await connection.execute(select(c.finished_at).where(c.update_id == update_id))
+    row = finished.first()
+    return DONE if row is None or row.finished_at is not None else BUSY
+
+
+async def finish_update(
+    connection: AsyncConnection | AsyncSession, update_id: int, now: dt.datetime | None = None
+) -> None:
+    await connection.execute(
+        update(_TABLE).where(_TABLE.c.update_id == update_id).values(finished_at=now or utcnow())
+    )
 
 
 async def prune_processed_updates(

@@ -16,7 +16,7 @@ import signal
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -30,6 +30,7 @@ from storage.models import Employee, OutboxMessage, Unit
 from storage.repositories.outbox import OutboxRepository
 from tests.conftest import ON_POSTGRES
 from tests.support.telegram import TOKEN
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -101,19 +102,6 @@ async def outbox_rows(sessionmaker: async_sessionmaker[AsyncSession]) -> list[Ou
 async def counts(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[str, int]:
     async with sessionmaker() as session:
         return await OutboxRepository(session).counts_by_status()
-
-
-async def wait_until(
-    check: Callable[[], Awaitable[bool]],
-    timeout: float,  # noqa: ASYNC109 - a safety net, not a measured threshold
-    what: str,
-    describe: Callable[[], str] = lambda: "",
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}{describe()}")
-        await asyncio.sleep(0.05)
 
 
 class SenderProcess:

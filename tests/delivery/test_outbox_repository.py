@@ -52,7 +52,8 @@ async def test_claim_respects_not_before_urgency_and_leases(
 ):
     now = utcnow()
     await enqueue(sessionmaker, "old", CHAT, not_before=now - dt.timedelta(minutes=5))
-    await enqueue(sessionmaker, "later", CHAT, not_before=now + dt.timedelta(seconds=30))
+    # Another chat: on PostgreSQL a chat being sent to stays with its sender (a test below).
+    await enqueue(sessionmaker, "later", CHAT + 1, not_before=now + dt.timedelta(seconds=30))
     await enqueue(sessionmaker, "urgent", CHAT, urgent=True, not_before=now)
 
     assert await claim(sessionmaker, "a", now=now) == ["urgent", "old"]
@@ -282,8 +283,8 @@ async def test_concurrent_claims_with_skip_locked_never_share_a_row(
     now = utcnow()
     async with sessionmaker() as session, session.begin():
         repo = OutboxRepository(session)
-        for n in range(40):
-            await repo.enqueue(f"m{n}", CHAT + n % 7, {"text": f"m{n}"}, kind="t", not_before=now)
+        for n in range(40):  # one chat each: see the next test for chats being sent to
+            await repo.enqueue(f"m{n}", CHAT + n, {"text": f"m{n}"}, kind="t", not_before=now)
 
     # Two open transactions: the first holds its row locks while the second claims.
     async with sessionmaker() as first, first.begin():
@@ -298,3 +299,29 @@ async def test_concurrent_claims_with_skip_locked_never_share_a_row(
     taken = [key for keys in results for key in keys]
     assert len(taken) == len(set(taken)) == 10
     assert await claim(sessionmaker, "late", 50, now) == []
+
+
+async def test_a_chat_another_sender_is_sending_to_stays_with_it(
+    sessionmaker: async_sessionmaker[AsyncSession],
+):
+    """PostgreSQL (several senders): the rows of a chat with rows leased to a sender are left
+    to it, so one process keeps that chat's pace; an expired lease frees the chat."""
+    if not ON_POSTGRES:
+        pytest.skip("one sender on SQLite")
+    now = utcnow()
+    async with sessionmaker() as session, session.begin():
+        repo = OutboxRepository(session)
+        for n in range(3):
+            await repo.enqueue(f"busy{n}", CHAT, {"text": f"b{n}"}, kind="t", not_before=now)
+        await repo.enqueue("free", CHAT + 1, {"text": "f"}, kind="t", not_before=now)
+    assert await claim(sessionmaker, "one", 1, now) == ["busy0"]
+    assert await claim(sessionmaker, "two", 10, now) == ["free"]
+    # The sender holding a chat may claim more of it.
+    assert await claim(sessionmaker, "one", 1, now) == ["busy1"]
+    later = now + LEASE + dt.timedelta(seconds=1)  # "one" died: its lease ran out
+    assert sorted(await claim(sessionmaker, "two", 10, later)) == [
+        "busy0",
+        "busy1",
+        "busy2",
+        "free",
+    ]

@@ -20,13 +20,11 @@ Also: a process that stopped while sending HR's first progress message (its clai
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import signal
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -43,6 +41,7 @@ from tests.evaluations import office as small_office
 from tests.support.bot_child import BotChild
 from tests.support.chat import has_text, shown, with_button
 from tests.support.factories import add_linked_office
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -69,20 +68,6 @@ DELIVERY = {
     "poll_interval": 0.2,
 }
 TEXT = "Pengumuman: apel akbar HUT Kota Bukittinggi, Senin pukul 07.30 di Lapangan Kantin."
-
-
-async def wait_until(
-    check: Callable[[], Awaitable[bool]],
-    timeout: float,  # noqa: ASYNC109 - a safety net, not a measured threshold
-    what: str,
-    describe: Callable[[], str] = lambda: "",
-    every: float = 0.05,
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}{describe()}")
-        await asyncio.sleep(every)
 
 
 async def add_people(sessionmaker: Maker, emulator: RunningEmulator) -> dict[int, int]:

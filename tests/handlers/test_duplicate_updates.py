@@ -117,6 +117,8 @@ async def test_claim_is_true_once_on_the_database(engine):
 
 
 async def test_old_ids_are_pruned_at_most_once_an_hour(captured, sessionmaker, engine):
+    if not ON_POSTGRES:
+        pytest.skip("SQLite keeps the ids in memory: the table stays empty")
     app, _ = captured
     now = utcnow()
     async with engine.begin() as connection:

@@ -8,13 +8,18 @@ import logging
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import update
+
 from bot import scheduler
 from bot.announcements import JOB_NAME as PROGRESS_JOB
 from bot.app import build_application
 from bot.config import Settings
 from bot.context import BotData
 from bot.delivery import Sender
+from bot.leader import Leadership
 from bot.scheduler import EXTRAS_LAST_TICK, JOB_NAME, run_tick
+from storage.models import OutboxMessage
+from storage.repositories.outbox import OutboxRepository
 from tests.scheduler.conftest import add_people, add_training, outbox, settings, wib
 from tests.support.telegram import TOKEN, CapturingRequest
 
@@ -110,3 +115,59 @@ async def test_the_tick_uses_the_application_clock(sessionmaker):
     assert await run_tick(application) == 0  # type: ignore[arg-type]
     clock[0] = start - dt.timedelta(days=7)
     assert await run_tick(application) == 1  # type: ignore[arg-type]
+
+
+async def test_only_the_leader_ticks(sessionmaker):
+    """Several processes: a process that does not hold the scheduler's lock queues nothing."""
+    [person] = await add_people(sessionmaker, 1)
+    start = wib(2026, 3, 9, 9, 0)
+    await add_training(sessionmaker, start, [person])
+    # A follower as PostgreSQL would have it: no lock held (no connection kept).
+    follower = Leadership.__new__(Leadership)
+    follower.always, follower._connection = False, None
+    application = SimpleNamespace(
+        bot_data=BotData(
+            settings=settings(), sessionmaker=sessionmaker, extras={"leadership": follower}
+        )
+    )
+    now = start - dt.timedelta(days=7)
+    assert await run_tick(application, now) == 0  # type: ignore[arg-type]
+    assert await outbox(sessionmaker) == []
+    follower._connection = object()  # type: ignore[assignment]  # the leader died: taken over
+    assert follower.is_leader
+    assert await run_tick(application, now) == 1  # type: ignore[arg-type]
+
+
+async def test_the_tick_purges_old_contents_once_an_hour(sessionmaker):
+    now = wib(2026, 11, 28, 10, 0)
+    async with sessionmaker() as session, session.begin():
+        repo = OutboxRepository(session)
+        for key, age in (("old", 91), ("recent", 89)):
+            await repo.enqueue(key, 4242, {"text": f"isi {key}"}, kind="test")
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.idempotency_key == key)
+                .values(status="sent", sent_at=now - dt.timedelta(days=age))
+            )
+    application = SimpleNamespace(bot_data=BotData(settings=settings(), sessionmaker=sessionmaker))
+    await run_tick(application, now)  # type: ignore[arg-type]
+    rows = {r.idempotency_key: r for r in await outbox(sessionmaker)}
+    assert rows["old"].payload == {"purged": True} and rows["old"].content_purged_at == now
+    assert rows["recent"].payload == {"text": "isi recent"}
+    assert rows["recent"].content_purged_at is None
+    # Eleven days later the recent one is old too, but not within the hour of the last pass.
+    later = now + dt.timedelta(minutes=59)
+    async with sessionmaker() as session, session.begin():
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.idempotency_key == "recent")
+            .values(sent_at=now - dt.timedelta(days=100))
+        )
+    await run_tick(application, later)  # type: ignore[arg-type]
+    assert {r.idempotency_key: r for r in await outbox(sessionmaker)}["recent"].payload == {
+        "text": "isi recent"
+    }
+    await run_tick(application, now + dt.timedelta(hours=1))  # type: ignore[arg-type]
+    assert {r.idempotency_key: r for r in await outbox(sessionmaker)}["recent"].payload == {
+        "purged": True
+    }

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 ENV_DELIVERY = "BOT_CHILD_DELIVERY"
 ROOT = Path(__file__).resolve().parents[2]
+RUN_BOT = str(ROOT / "run_bot.py")
 
 
 def main() -> int:
@@ -68,8 +69,11 @@ class BotChild:
         base_file_url: str,
         delivery: Mapping[str, Any] | None = None,
         environment: Mapping[str, str] | None = None,
+        argv: list[str] | None = None,
     ) -> None:
         self.log = log
+        # What runs: this module's polling bot, or e.g. ``run_bot.py run --webhook …``.
+        self.argv = argv or ["-m", "tests.support.bot_child"]
         self.env = {
             **os.environ,
             "BOT_TOKEN": token,
@@ -106,8 +110,7 @@ class BotChild:
         with self.log.open("ab") as out:
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable,
-                "-m",
-                "tests.support.bot_child",
+                *self.argv,
                 cwd=self.log.parent,  # no .env file there
                 env=self.env,
                 stdin=asyncio.subprocess.DEVNULL,

@@ -1,4 +1,4 @@
-"""scale-out and privacy: the shared send budget; purged outbox contents
+"""scale-out and privacy: the shared send budget; finished updates; purged outbox contents
 
 Revision ID: 0010
 Revises: 0009
@@ -25,9 +25,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('outbox') as batch:
         batch.add_column(sa.Column('content_purged_at', sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table('processed_updates') as batch:
+        batch.add_column(sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('processed_updates') as batch:
+        batch.drop_column('finished_at')
     with op.batch_alter_table('outbox') as batch:
         batch.drop_column('content_purged_at')
     op.drop_table('send_budget')
