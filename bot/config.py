@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     # Several processes on PostgreSQL: the scheduler runs on the holder of an advisory lock;
     # the others try to take it over this often (a dead leader is replaced within it).
     leader_retry_seconds: float = Field(default=15.0, ge=0.2, le=55)
+    # One send rate booked in PostgreSQL for all processes (bot.send_budget). Unset: on in
+    # webhook mode and for `python -m bot.delivery_main`; a polling bot is the only process.
+    shared_send_budget: bool | None = None
     # /healthz answers 503 when a due outbox message has waited longer than this.
     health_max_outbox_lag_seconds: int = Field(default=600, ge=10)
     # Delivered messages' contents are purged after this many days (UU 27/2022).

@@ -114,6 +114,7 @@ log = logging.getLogger(__name__)
 EXTRAS_SETTINGS = "delivery"
 EXTRAS_SENDER = "sender"
 EXTRAS_CLOCK = "clock"
+EXTRAS_SEVERAL = "several_processes"  # set by webhook mode: other processes may send too
 UNLIMITED_RATE = 10_000.0  # sends/s from which the global limit only counts, never spreads
 
 
@@ -950,6 +951,18 @@ def _counts_as_message(endpoint: str) -> bool:
     return name.startswith(("send", "edit")) or name in {"copymessage", "forwardmessage"}
 
 
+def uses_shared_budget(settings: Any, engine: Any, *, several: bool) -> bool:
+    """Whether sends book the rate shared by all processes (:mod:`bot.send_budget`): on
+    PostgreSQL, when ``SHARED_SEND_BUDGET`` says so, else when this kind of process may run
+    beside others (``several``: webhook mode, the stand-alone sender). A polling bot is the
+    only process Telegram lets fetch updates: its own window keeps the whole rate (the shared
+    one books 7 % below it)."""
+    if engine is None or engine.dialect.name != "postgresql":
+        return False
+    chosen = getattr(settings, "shared_send_budget", None)
+    return several if chosen is None else bool(chosen)
+
+
 def get_sender(application: Application) -> Sender | None:
     """The running sender (to :meth:`Sender.wake` it after enqueuing), if any."""
     sender = application.bot_data.extras.get(EXTRAS_SENDER)
@@ -998,7 +1011,8 @@ async def start_sender(application: Application) -> Sender | None:
         pool_size=max(16, int(options.get("batch_size") or 50)),
     )
     shared = None
-    if data.engine is not None and data.engine.dialect.name == "postgresql":
+    if uses_shared_budget(settings, data.engine, several=bool(data.extras.get(EXTRAS_SEVERAL))):
+        assert data.engine is not None
         shared = SharedSendBudget(data.engine, float(options.get("global_rate") or 25.0))
     sender = Sender(
         data.sessionmaker,

@@ -35,7 +35,7 @@ from sqlalchemy.engine import make_url
 
 from bot.cli import load_settings, token_present
 from bot.config import Settings
-from bot.delivery import Sender, delivery_bot, options_from_settings
+from bot.delivery import Sender, delivery_bot, options_from_settings, uses_shared_budget
 from bot.i18n import get_translator
 from bot.logging_setup import configure_logging
 from bot.send_budget import SharedSendBudget
@@ -144,7 +144,7 @@ async def serve(settings: Settings, options: dict[str, Any]) -> int:
         # On PostgreSQL the global rate is one budget with the bots' own senders.
         shared = (
             SharedSendBudget(engine, float(options["global_rate"]))
-            if engine.dialect.name == "postgresql"
+            if uses_shared_budget(settings, engine, several=True)
             else None
         )
         sender = Sender(create_sessionmaker(engine), **options, shared_budget=shared)

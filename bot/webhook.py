@@ -38,7 +38,7 @@ from telegram.ext import Application
 
 from bot import metrics
 from bot.config import Settings
-from bot.delivery import application_now
+from bot.delivery import EXTRAS_SEVERAL, application_now
 from bot.leader import is_leader
 from bot.rules.quiet import in_quiet_hours, last_quiet_end
 from handlers import dedupe
@@ -187,6 +187,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
     application = build_application(settings, updater=False)
+    application.bot_data.extras[EXTRAS_SEVERAL] = True  # one send rate for all processes
     server = WebhookServer(application, settings)
     await application.initialize()
     try:

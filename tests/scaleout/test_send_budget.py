@@ -6,6 +6,7 @@ import asyncio
 import time
 
 import pytest
+from sqlalchemy import text
 
 from bot.send_budget import SharedSendBudget
 from storage.db import create_engine
@@ -65,3 +66,21 @@ async def test_a_pause_holds_every_process(database_url: str) -> None:
     finally:
         await first.dispose()
         await second.dispose()
+
+
+async def test_the_budget_row_is_unlogged_and_made_again_when_gone(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        budget = SharedSendBudget(engine, 25)
+        assert await budget.take(max_wait=1.0) is None
+        async with engine.begin() as connection:
+            persistence = await connection.scalar(
+                text("SELECT relpersistence::text FROM pg_class WHERE relname = 'send_budget'")
+            )
+            assert persistence == "u"  # unlogged: emptied after a server crash
+            await connection.execute(text("DELETE FROM send_budget"))
+        assert await budget.take(max_wait=1.0) is None
+        async with engine.connect() as connection:
+            assert await connection.scalar(text("SELECT count(*) FROM send_budget")) == 1
+    finally:
+        await engine.dispose()
