@@ -1,26 +1,37 @@
 """Run every benchmark in bench/ on SQLite and PostgreSQL and gather their headline figures.
 
-Each benchmark (``BENCHES``: import, delivery, status, evaluation, broadcast, load) runs as a
-child process, once per database (``--database-url`` of its own: a temporary SQLite file, and
-the PostgreSQL at ``--postgres``, default ``postgresql://postgres@127.0.0.1:5432/test``, in a
-scratch database the benchmark creates and drops). Its printed tables are parsed (the
-benchmarks print, they do not export) into figures: name, SQLite value, PostgreSQL value, goal,
-met. One table is printed, and written with the date (WIB), the machine (CPU model and count,
-RAM, Python, PostgreSQL server and SQLite versions) and each run's raw output (in a collapsed
-section) to ``bench/RESULTS.md`` (``--output``).
+Each benchmark (``BENCHES``: import, delivery, status, evaluation, broadcast, load, scale)
+runs as a child process, once per database (``--database-url`` of its own: a temporary SQLite
+file, and the PostgreSQL at ``--postgres``, default
+``postgresql://postgres@127.0.0.1:5432/test``, in a scratch database the benchmark creates and
+drops). ``scale`` (several bot processes on one database) runs on PostgreSQL only: its figures
+read ``n/a`` under SQLite. The printed tables are parsed (the benchmarks print, they do not
+export) into figures: name, SQLite value, PostgreSQL value, goal, met. One table is printed,
+and written with the date (WIB), the machine (CPU model and count, RAM, Python, PostgreSQL
+server and SQLite versions) and each run's raw output (in a collapsed section) to
+``bench/RESULTS.md`` (``--output``).
 
     .venv/bin/python bench/run_all.py [--only NAME ...] [--quick] [--output PATH]
         [--postgres URL | --no-postgres] [--timeout SECONDS]
 
+Without ``--only`` the file is written anew. With ``--only NAME`` (repeatable) and an existing
+file, only those benchmarks' rows of the table and their raw output sections are replaced
+(added if missing, in ``BENCHES`` order); every other benchmark's rows and output, the
+machine table and the first "Run by" line stay as they were, and a line under it says which
+benchmark was rerun when (and whether as ``--quick``).
+
 ``--quick`` runs every benchmark at small sizes (a smoke run: the figures mean little, and
 the file says so). A benchmark's exit status is shown but does not stop the others (some
-exit 1 on a missed goal). Nothing leaves 127.0.0.1.
+exit 1 on a missed goal). With ``--timeout`` a benchmark still running is sent SIGTERM (it
+then removes its child processes and scratch database) and killed a minute later. Nothing
+leaves 127.0.0.1.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import platform
 import re
@@ -61,7 +72,11 @@ BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
         [],
         ["--users", "100", "--seconds", "10", "--employees", "1000", "--timeout", "60"],
     ),
+    "scale": ("scale_bench.py", [], ["--quick"]),
 }
+# Benchmarks of several processes on one database: not run on SQLite (their figures: n/a).
+POSTGRES_ONLY = {"scale"}
+NOT_APPLICABLE = "n/a"
 
 
 @dataclass
@@ -77,7 +92,7 @@ class Figure:
         numbers = []
         for database in DATABASES:
             value = self.values.get(database)
-            if value is None:
+            if value is None or value == NOT_APPLICABLE:
                 continue
             found = re.search(r"-?\d+(?:\.\d+)?", value)
             if found is None:
@@ -278,6 +293,81 @@ def parse_load(output: str, figures: Figures) -> None:
         figures.put("database connections (max)", db, m[11])
 
 
+def parse_scale(output: str, figures: Figures) -> None:
+    header = re.search(
+        r"^throughput runs \(SEND_RATE_GLOBAL=([\d.]+)\)\s+(N=\d+(?:\s+N=\d+)*)\s*$", output, re.M
+    )
+    if header is None:
+        return
+    db, rate, counts = "PostgreSQL", float(header[1]), header[2].split()
+    rows: dict[tuple[str, str], list[str]] = {}
+    section = "runs"
+    for line in output[header.end() :].splitlines():
+        if line.startswith("cap run"):
+            section = "cap"
+        elif line.startswith(("ratio ", "why:", "updates/s = ")):
+            continue
+        parts = re.split(r"\s{2,}", line.strip())
+        if len(parts) >= 2:
+            rows[(section, parts[0])] = parts[1:]
+
+    def per_run(label: str) -> list[str]:
+        values = rows.get(("runs", label), [])
+        return values if len(values) == len(counts) else ["?"] * len(counts)
+
+    for n, value in zip(counts, per_run("updates/s handled"), strict=True):
+        figures.put(f"updates/s handled, {n}", db, f"{value}/s")
+    for m in re.finditer(r"^ratio (N=\d+) / N=1 \(updates/s\) = (\S+)", output, re.M):
+        if m[1] == "N=2":
+            figures.put("updates/s N=2 / N=1", db, m[2], ">= 1.5", at_least(1.5))
+        else:
+            figures.put(f"updates/s {m[1]} / N=1", db, m[2])
+    for n, p50, p95 in zip(counts, per_run("p50 latency s"), per_run("p95 latency s"), strict=True):
+        figures.put(f"p50 / p95 latency, {n}", db, f"{p50} s / {p95} s")
+    shares = [
+        per_run(f"CPU cores: {what}")
+        for what in ("bot processes (sum)", "emulator", "PostgreSQL", "driver (this script)")
+    ] + [per_run("CPU cores: other processes (machine - ours)")]
+    for i, n in enumerate(counts):
+        figures.put(
+            f"CPU cores bots / emulator / PostgreSQL / driver / other processes, {n}",
+            db,
+            " / ".join(values[i] for values in shares),
+        )
+    sends = [int(v) for v in per_run("most sends in one second") if v.isdigit()]
+    if sends:
+        figures.put(
+            "most sends in one second (throughput runs)",
+            db,
+            f"{max(sends)} (of {rate:g})",
+            f"<= {rate:g}",
+            at_most(rate),
+        )
+    failures = 0
+    for label in ("errors", "unanswered"):
+        failures += sum(int(v) for v in per_run(label) if v.isdigit())
+    cap_errors = rows.get(("cap", "errors / unanswered"), [""])[0]
+    failures += sum(int(v) for v in re.findall(r"\d+", cap_errors))
+    figures.put("errors + unanswered (all runs)", db, str(failures), "0", ZERO)
+    cap = re.search(r"^cap run \(N=(\d+), SEND_RATE_GLOBAL=([\d.]+)", output, re.M)
+    if cap:
+        limit = float(cap[2])
+        name = f"cap run (N={cap[1]}, {cap[2]}/s)"
+        sent = rows.get(("cap", "messages/s sent"), ["?"])[0]
+        figures.put(f"{name}: messages/s sent", db, f"{sent}/s")
+        for label, values in rows.items():
+            if label[0] == "cap" and label[1].startswith("most sends in one second"):
+                figures.put(
+                    f"{name}: most sends in one second",
+                    db,
+                    values[0],
+                    f"<= {limit:g}",
+                    at_most(limit),
+                )
+        too_many = rows.get(("cap", "429s (0)"), ["?"])[0]
+        figures.put(f"{name}: 429s", db, too_many, "0", ZERO)
+
+
 PARSERS: dict[str, Callable[[str, Figures], None]] = {
     "import": parse_import,
     "delivery": parse_delivery,
@@ -285,6 +375,7 @@ PARSERS: dict[str, Callable[[str, Figures], None]] = {
     "evaluation": parse_evaluation,
     "broadcast": parse_broadcast,
     "load": parse_load,
+    "scale": parse_scale,
 }
 
 
@@ -358,23 +449,34 @@ def run_bench(name: str, database: str, url: str, quick: bool, timeout: float | 
     ]
     print(f"== {name} on {database}: {' '.join(command[1:])}", flush=True)
     began = time.monotonic()
-    try:
-        completed = subprocess.run(
-            command,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        status: int | None = completed.returncode
-        output = completed.stdout + (
-            f"\n--- stderr ---\n{completed.stderr}" if completed.stderr.strip() else ""
-        )
-    except subprocess.TimeoutExpired as exc:
-        status = None
-        stdout = exc.stdout.decode() if isinstance(exc.stdout, bytes) else exc.stdout or ""
-        output = f"{stdout}\n(stopped after {timeout:g} s)"
+    with subprocess.Popen(
+        command,
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+            status: int | None = process.returncode
+            note = ""
+        except subprocess.TimeoutExpired:
+            # SIGTERM first: the benchmark removes its child processes and scratch database.
+            process.terminate()
+            try:
+                stdout, stderr = process.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                stdout, stderr = process.communicate()
+            status = None
+            note = f"\n(stopped after {timeout:g} s)"
+        except BaseException:  # Ctrl+C: let the benchmark clean up before we go
+            process.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(60)
+            raise
+    output = stdout + (f"\n--- stderr ---\n{stderr}" if stderr.strip() else "") + note
     seconds = time.monotonic() - began
     print(f"   exit {status}, {seconds:.0f} s", flush=True)
     return Outcome(name, database, command, status, seconds, output)
@@ -439,22 +541,105 @@ def results_file(
         "",
     ]
     for outcome in outcomes:
-        command = " ".join(["python", *outcome.command[1:]]).replace(str(ROOT) + "/", "")
-        parts += [
-            "<details>",
-            f"<summary>{outcome.bench} on {outcome.database}: exit {outcome.status}, "
-            f"{outcome.seconds:.0f} s</summary>",
-            "",
-            f"`{command}`",
-            "",
-            "```text",
-            outcome.output.rstrip().replace("```", "'''"),
-            "```",
-            "",
-            "</details>",
-            "",
-        ]
+        parts += details(outcome)
     return "\n".join(parts)
+
+
+def details(outcome: Outcome) -> list[str]:
+    """One run's raw output, as a collapsed section (lines)."""
+    command = " ".join(["python", *outcome.command[1:]]).replace(str(ROOT) + "/", "")
+    return [
+        "<details>",
+        f"<summary>{outcome.bench} on {outcome.database}: exit {outcome.status}, "
+        f"{outcome.seconds:.0f} s</summary>",
+        "",
+        f"`{command}`",
+        "",
+        "```text",
+        outcome.output.rstrip().replace("```", "'''"),
+        "```",
+        "",
+        "</details>",
+        "",
+    ]
+
+
+TABLE_HEADER = "| figure | SQLite | PostgreSQL | goal | met |"
+DETAILS = re.compile(r"<details>\n<summary>(\S+) on \S+: .*?\n</details>\n(?:\n|$)", re.S)
+RERUN = re.compile(r"^- `(\S+)` rerun alone ")
+
+
+def _bench_of(row: str) -> str:
+    """The benchmark of a markdown table row (``| name: figure | ...``)."""
+    return row[2:].split(": ", 1)[0]
+
+
+def merge_results(
+    existing: str,
+    rows: list[list[str]],
+    outcomes: list[Outcome],
+    names: list[str],
+    quick: bool,
+    when: dt.datetime,
+) -> str | None:
+    """``existing`` (a results file) with the rows and raw output of ``names`` replaced by
+    these; ``None`` when it has no figures table to update."""
+    lines = existing.split("\n")
+    if TABLE_HEADER not in lines:
+        return None
+    start = lines.index(TABLE_HEADER)
+    end = start + 2
+    while end < len(lines) and lines[end].startswith("| "):
+        end += 1
+    rows_of: dict[str, list[str]] = {}
+    for line in lines[start + 2 : end]:
+        rows_of.setdefault(_bench_of(line), []).append(line)
+    for name in names:
+        rows_of[name] = []
+    for line in markdown(rows).split("\n")[2:]:
+        rows_of.setdefault(_bench_of(line), []).append(line)
+    order = [*BENCHES, *(bench for bench in rows_of if bench not in BENCHES)]
+    table_lines = [*lines[start : start + 2], *(r for b in order for r in rows_of.get(b, []))]
+
+    # The head: the first "Run by" line stays; a line per benchmark rerun alone follows it.
+    head = lines[:start]
+    reruns: list[str] = []
+    run_by = next((i for i, line in enumerate(head) if line.startswith("Run by ")), None)
+    if run_by is not None:
+        after = run_by + 1
+        while after < len(head) and (head[after] == "" or RERUN.match(head[after])):
+            found = RERUN.match(head[after])
+            if found and found[1] not in names:
+                reruns.append(head[after])
+            after += 1
+        option = " --quick" if quick else ""
+        for name in names:
+            reruns.append(
+                f"- `{name}` rerun alone by `bench/run_all.py --only {name}{option}` on "
+                f"{when:%Y-%m-%d %H:%M} WIB"
+                + (" (quick: small sizes, not the figures)." if quick else ".")
+            )
+        head = [*head[: run_by + 1], "", *reruns, "", *head[after:]]
+
+    # The raw output: each benchmark's sections, the rerun ones replaced.
+    tail = "\n".join(lines[end:])
+    blocks = list(DETAILS.finditer(tail))
+    if blocks:
+        preface, trailer = tail[: blocks[0].start()], tail[blocks[-1].end() :]
+    else:
+        preface, trailer = tail, ""
+    sections: dict[str, list[str]] = {}
+    for block in blocks:
+        sections.setdefault(block[1], []).append(block[0].rstrip("\n") + "\n")
+    for name in names:
+        sections[name] = []
+    for outcome in outcomes:
+        sections.setdefault(outcome.bench, []).append("\n".join(details(outcome)))
+    order = [*BENCHES, *(bench for bench in sections if bench not in BENCHES)]
+    body = "\n".join(section for bench in order for section in sections.get(bench, []))
+    if not preface.endswith("\n\n"):
+        preface = preface.rstrip("\n") + "\n\n"
+    return "\n".join([*head, *table_lines]) + "\n" + preface + body + trailer
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -489,18 +674,29 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         found = Figures(name)
         for database, url in databases:
+            if name in POSTGRES_ONLY and database != "PostgreSQL":
+                print(f"== {name} on {database}: n/a (PostgreSQL only)", flush=True)
+                continue
             outcome = run_bench(name, database, url, args.quick, args.timeout)
             outcomes.append(outcome)
             PARSERS[name](outcome.output, found)
             if not any(database in f.values for f in found.items.values()):
                 found.put("(no figures parsed: see the raw output)", database, "?")
+        if name in POSTGRES_ONLY:
+            if not found.items:
+                found.put("(PostgreSQL only: not reachable)", "PostgreSQL", "-")
+            for figure in found.items.values():
+                figure.values["SQLite"] = NOT_APPLICABLE
         figures += found.items.values()
 
     rows = table(figures)
     print()
     print(plain(rows))
-    args.output.write_text(results_file(rows, outcomes, about, args, when))
-    print(f"\nwritten to {args.output}")
+    merged = None
+    if args.only and args.output.exists():
+        merged = merge_results(args.output.read_text(), rows, outcomes, names, args.quick, when)
+    args.output.write_text(merged or results_file(rows, outcomes, about, args, when))
+    print(f"\n{'updated' if merged else 'written to'} {args.output}")
     failed = [o for o in outcomes if o.status is None or o.status not in (0, 1)]
     return 1 if failed else 0
 
