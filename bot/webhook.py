@@ -48,6 +48,9 @@ log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 HEALTH_TIMEOUT = 5.0
 MAX_UPDATE_BYTES = 1024 * 1024  # an update is a few kilobytes; documents come by file_id
+# On stop, updates being handled get this long; one cut short is sent again by Telegram
+# and taken over after handlers.dedupe.STALE (its claim never finished).
+STOP_GRACE = 15.0
 
 
 class WebhookConfigError(ValueError):
@@ -91,7 +94,7 @@ class WebhookServer:
 
     async def start(self, host: str, port: int) -> None:
         # Access logs would hold nothing useful and one line per update.
-        self._runner = web.AppRunner(self.make_app(), access_log=None)
+        self._runner = web.AppRunner(self.make_app(), access_log=None, shutdown_timeout=STOP_GRACE)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
         await site.start()

@@ -12,6 +12,7 @@ import contextlib
 import logging
 
 from bot.emulator.server import CONTROL_PREFIX, EmulatorServer
+from bot.logging_setup import configure_logging
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -102,7 +103,8 @@ async def _serve(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO)
+    # The bot's own log set-up: the calls it logs carry users' texts and numbers (masked).
+    configure_logging(logging.DEBUG if args.verbose else logging.INFO)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(args))
 
