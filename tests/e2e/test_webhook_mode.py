@@ -221,3 +221,44 @@ async def test_a_copy_waits_for_another_process_and_is_taken_over_when_it_died(
     async with sessionmaker() as session:
         row = await session.get(ProcessedUpdate, dead["update_id"])
     assert row is not None and row.finished_at is not None and row.handled_at > now
+
+
+async def test_a_stop_finishes_the_update_being_handled_and_refuses_new_ones(
+    emulator: RunningEmulator, database_url: str
+) -> None:
+    """SIGTERM (here: ``stop``) while a reply is on its way: that update is answered and
+    its reply sent; afterwards the port is closed, so the load balancer goes elsewhere."""
+    settings = webhook_settings(emulator, database_url)
+    client = emulator.client
+    await client.set_webhook_backends([f"http://127.0.0.1:{settings.webhook_port}/telegram"])
+    user_id = 5_100_003
+    await client.create_user(user_id, first_name="Rina")
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(settings, stop=stop))
+    root = f"http://127.0.0.1:{settings.webhook_port}"
+    try:
+        await _listening(settings.webhook_port)
+        # Telegram is slow to take the reply: the update is still being handled at the stop.
+        await client.add_fault("slow", methods=["sendMessage"], chat_id=user_id, delay=3.0)
+        async with aiohttp.ClientSession() as http:
+            posted = asyncio.ensure_future(
+                http.post(
+                    f"{root}/telegram",
+                    json=update_json(user_id, "/start"),
+                    headers={SECRET_HEADER: SECRET},
+                )
+            )
+            # The answer cannot come before the slow reply: after a second it is in progress.
+            done, _ = await asyncio.wait({posted}, timeout=1.0)
+            assert not done
+            stop.set()
+            async with await posted as answer:  # answered, not cut short
+                assert answer.status == 200
+        assert len(await client.bot_messages(user_id)) == 1
+        await asyncio.wait_for(task, 60)
+        with pytest.raises(OSError):
+            await asyncio.open_connection("127.0.0.1", settings.webhook_port)
+    finally:
+        stop.set()
+        if not task.done():
+            await asyncio.wait_for(task, 60)
