@@ -31,6 +31,10 @@ async def test_one_leader_and_a_clean_handover(database_url: str) -> None:
     processes = [Leadership(e, on_change=changes[i].append) for i, e in enumerate(engines)]
     try:
         assert [await p.step() for p in processes] == [True, False, False]
+        # A vanished host's lock is freed within seconds, not after the system's 2 hours.
+        held = processes[0]._connection
+        assert held is not None
+        assert await held.scalar(text("SHOW tcp_keepalives_idle")) in ("10", "10s")
         # Asking again changes nothing: the leader checks, the others still find it taken.
         assert [await p.step() for p in processes] == [True, False, False]
         await processes[0].stop()
