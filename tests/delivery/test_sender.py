@@ -15,6 +15,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Bot
 
+from bot import metrics
 from bot.delivery import Sender
 from bot.emulator import RunningEmulator
 from storage.models import Employee, OutboxMessage, utcnow
@@ -196,13 +197,17 @@ async def test_429_pauses_all_sending_then_delivers_once(
     # 1/s overall: the second chat's slot (a second later) comes after the 429 has been seen,
     # in the middle of the two-second pause.
     sender = make_sender(sessionmaker, global_rate=1)
+    refusals = metrics.sample("bot_telegram_429_total")
+    pushed = metrics.sample("bot_messages_sent_total", {"source": "outbox"})
 
     assert await sender.run_once(bot) == 2
     assert sender.paused_for() > 0
+    assert metrics.sample("bot_telegram_429_total") == refusals + 1
     assert await sender.run_once(bot) == 0  # paused: claims nothing
     counts = await drain(sender, bot, sessionmaker)
 
     assert counts["sent"] == 2
+    assert metrics.sample("bot_messages_sent_total", {"source": "outbox"}) == pushed + 2
     calls = [
         (int(c["params"]["chat_id"]), c["status"], c["time"]) for c in await send_calls(emulator)
     ]

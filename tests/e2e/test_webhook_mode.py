@@ -98,6 +98,7 @@ async def test_updates_need_the_secret_and_are_answered_after_their_handlers(
     user_id = 5_100_001
     await client.create_user(user_id, first_name="Rina")
     handled_before = metrics.sample("bot_updates_total", {"type": "message"})
+    replies_before = metrics.sample("bot_messages_sent_total", {"source": "reply"})
     update = update_json(user_id, "/start")
     async with aiohttp.ClientSession() as http:
         for headers in ({}, {SECRET_HEADER: "salah"}):
@@ -133,6 +134,7 @@ async def test_updates_need_the_secret_and_are_answered_after_their_handlers(
             exposition = await answer.text()
     # The copy never reached the handlers.
     assert metrics.sample("bot_updates_total", {"type": "message"}) == handled_before + 1
+    assert metrics.sample("bot_messages_sent_total", {"source": "reply"}) == replies_before + 1
     for name in (
         "bot_updates_total",
         "bot_update_duration_seconds_bucket",

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 
-from bot import scheduler
+from bot import metrics, scheduler
 from bot.announcements import JOB_NAME as PROGRESS_JOB
 from bot.app import build_application
 from bot.config import Settings
@@ -86,12 +86,17 @@ async def test_a_failing_tick_is_logged_and_the_next_one_runs(sessionmaker, monk
     monkeypatch.setattr(scheduler, "enqueue_due_reminders", flaky)
     caplog.set_level(logging.INFO)
     now = start - dt.timedelta(days=7)
+    failed, ok = (
+        metrics.sample("bot_scheduler_ticks_total", {"outcome": o}) for o in ("failed", "ok")
+    )
     assert await run_tick(application, now) == 0  # type: ignore[arg-type]
+    assert metrics.sample("bot_scheduler_ticks_total", {"outcome": "failed"}) == failed + 1
     assert "scheduler tick failed" in caplog.text
     assert EXTRAS_LAST_TICK not in application.bot_data.extras
     assert not sender._wake.is_set()
 
     assert await run_tick(application, now) == 1  # type: ignore[arg-type]
+    assert metrics.sample("bot_scheduler_ticks_total", {"outcome": "ok"}) == ok + 1
     assert sender._wake.is_set()
     assert "scheduler tick works again after 1 failed rounds" in caplog.text
     assert application.bot_data.extras[EXTRAS_LAST_TICK] == now
