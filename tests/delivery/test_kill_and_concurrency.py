@@ -114,6 +114,9 @@ class SenderProcess:
             "BOT_TOKEN": TOKEN,
             "TELEGRAM_BASE_URL": emulator.base_url,
             "TELEGRAM_BASE_FILE_URL": emulator.base_file_url,
+            # No quiet hours: what is sent must not depend on the time of day.
+            "QUIET_HOURS_START": "00:00",
+            "QUIET_HOURS_END": "00:00",
             "PYTHONPATH": str(ROOT),
         }
         self.log = log
