@@ -18,7 +18,6 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from bot.cli_data import add_data_parser, command_data
 from bot.config import Settings
 from bot.i18n import N_, Translator, get_translator
 from bot.logging_setup import configure_logging
@@ -150,6 +149,8 @@ def _parser() -> argparse.ArgumentParser:
     days_off_remove.add_argument("day", help="the date, YYYY-MM-DD")
     days_off_list = days_off_actions.add_parser("list", help="list the days off")
     days_off_list.add_argument("--year", type=int, help="only this year")
+    from bot.cli_data import add_data_parser  # it builds on this module
+
     add_data_parser(commands)
     return parser
 
@@ -203,7 +204,7 @@ def _migrate(settings: Settings) -> None:
     upgrade(settings.database_url)
 
 
-async def _with_sessionmaker(settings: Settings, work: Callable[..., Awaitable[int]]) -> int:
+async def with_sessionmaker(settings: Settings, work: Callable[..., Awaitable[int]]) -> int:
     from storage.db import create_engine, create_sessionmaker
 
     engine = create_engine(settings.database_url)
@@ -328,7 +329,7 @@ def command_import(settings: Settings, t: Translator, file: Path, kind: str | No
                 )
         return EXIT_OK
 
-    return asyncio.run(_with_sessionmaker(settings, work))
+    return asyncio.run(with_sessionmaker(settings, work))
 
 
 def command_demo(settings: Settings, t: Translator) -> int:
@@ -354,7 +355,7 @@ def command_demo(settings: Settings, t: Translator) -> int:
         )
         return EXIT_OK
 
-    return asyncio.run(_with_sessionmaker(settings, work))
+    return asyncio.run(with_sessionmaker(settings, work))
 
 
 def command_coba(t: Translator, host: str, port: int, database: Path) -> int:
@@ -407,7 +408,7 @@ def command_admin(settings: Settings, t: Translator, action: str, raw_nip: str) 
         print(t(ADMIN_OUTCOMES[action, changed], name=name, nip=nip))
         return EXIT_OK
 
-    return asyncio.run(_with_sessionmaker(settings, work))
+    return asyncio.run(with_sessionmaker(settings, work))
 
 
 class _NotWritten(Exception):
@@ -551,7 +552,7 @@ def command_codes(
         return EXIT_OK
 
     try:
-        return asyncio.run(_with_sessionmaker(settings, work))
+        return asyncio.run(with_sessionmaker(settings, work))
     except _NotWritten as failure:
         print(
             t(
@@ -642,7 +643,7 @@ def command_days_off(settings: Settings, t: Translator, args: argparse.Namespace
             )
         return EXIT_OK
 
-    return asyncio.run(_with_sessionmaker(settings, work))
+    return asyncio.run(with_sessionmaker(settings, work))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -701,5 +702,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings, t: Translator) -> in
         case "days-off":
             return command_days_off(settings, t, args)
         case "data":
+            from bot.cli_data import command_data
+
             return command_data(settings, t, args)
     return EXIT_USAGE

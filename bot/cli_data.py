@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, with_sessionmaker
 from bot.i18n import Translator
 
 if TYPE_CHECKING:
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     from bot.config import Settings
     from bot.personal_data import ErasurePlan
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 ACTOR_LABEL = "cli"
 _PROCEED = -1  # the preview's answer: go on and erase
 
@@ -72,16 +72,6 @@ def command_data(settings: Settings, t: Translator, args: argparse.Namespace) ->
     return _erase(settings, t, nip, confirmed=args.yes)
 
 
-async def _with_sessionmaker(settings: Settings, work: Any) -> int:
-    from storage.db import create_engine, create_sessionmaker
-
-    engine = create_engine(settings.database_url)
-    try:
-        return await work(create_sessionmaker(engine))
-    finally:
-        await engine.dispose()
-
-
 def _unknown(t: Translator, nip: str) -> int:
     print(t("No employee has NIP {nip}.", nip=nip), file=sys.stderr)
     return EXIT_FAILED
@@ -105,7 +95,7 @@ def _export(settings: Settings, t: Translator, nip: str, output: Path | None) ->
             found.update(name=employee.name, text=to_json(document))
         return EXIT_OK
 
-    status = asyncio.run(_with_sessionmaker(settings, read))
+    status = asyncio.run(with_sessionmaker(settings, read))
     if status != EXIT_OK:
         return status
     if output is None:
@@ -182,10 +172,10 @@ def _erase(settings: Settings, t: Translator, nip: str, *, confirmed: bool) -> i
         )
         return EXIT_OK
 
-    outcome = asyncio.run(_with_sessionmaker(settings, preview))
+    outcome = asyncio.run(with_sessionmaker(settings, preview))
     if outcome != _PROCEED:
         return outcome
-    return asyncio.run(_with_sessionmaker(settings, erase_now))
+    return asyncio.run(with_sessionmaker(settings, erase_now))
 
 
 def _erased_lines(t: Translator, counts: dict[str, int]) -> list[str]:

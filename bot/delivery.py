@@ -40,13 +40,14 @@ Limits (:class:`Pacer`): at most ``global_rate`` sends in any one-second sliding
 actual send start times and ``per_chat_rate`` to one chat (defaults 25 and 1, Telegram
 allows ~30 and ~1), each window lengthened by ``rate_margin`` (20 ms). With several
 processes on one PostgreSQL the global rate is one budget for all of them, booked slot by
-slot in the database (:mod:`bot.send_budget`; :func:`start_sender` uses it on PostgreSQL),
-and a 429 pauses them all; the per-chat pace stays in each process. The
-application's bot uses PTB's ``AIORateLimiter``, which would retry a 429 itself (its per-call
-``rate_limit_args`` cannot ask for 0 retries: ``0 or max_retries``), so the sender talks to
-the same Bot API through its own plain ``Bot`` (:func:`delivery_bot`) and sees every
-``RetryAfter``. Settings come from ``bot_data.extras["delivery"]`` (a dict of :class:`Sender`
-keyword arguments, plus ``"enabled": False`` to not start it), else the defaults.
+slot in the database (:mod:`bot.send_budget`; :func:`uses_shared_budget` says when: webhook
+mode and the stand-alone sender), and a 429 pauses them all; the per-chat pace stays in
+each process. The application's bot uses PTB's ``AIORateLimiter``, which would retry a 429
+itself (its per-call ``rate_limit_args`` cannot ask for 0 retries: ``0 or max_retries``), so
+the sender talks to the same Bot API through its own plain ``Bot`` (:func:`delivery_bot`)
+and sees every ``RetryAfter``. Settings come from ``bot_data.extras["delivery"]`` (a dict of
+:class:`Sender` keyword arguments, plus ``"enabled": False`` to not start it), else the
+defaults.
 
 Quiet hours: with ``quiet_start``/``quiet_end`` (local times in ``timezone``; the application
 passes ``QUIET_HOURS_START``/``QUIET_HOURS_END``, 21:00–06:00 WIB) the sender claims only

@@ -52,8 +52,8 @@ log = logging.getLogger(__name__)
 JOB_NAME = "scheduler-tick"
 EXTRAS_JOB = "scheduler_job"
 EXTRAS_LAST_TICK = "scheduler_last_tick"
-EXTRAS_LAST_PURGE = "retention_last_pass"
-PURGE_EVERY = dt.timedelta(hours=1)  # a batch per table each time (bot.retention)
+EXTRAS_LAST_HOUSEKEEPING = "housekeeping_last_pass"
+HOUSEKEEPING_EVERY = dt.timedelta(hours=1)  # retention: a batch per table each time
 
 
 async def run_tick(application: Application, now: dt.datetime | None = None) -> int:
@@ -86,8 +86,7 @@ async def run_tick(application: Application, now: dt.datetime | None = None) -> 
     failures(application, "scheduler tick", log).succeeded()
     metrics.TICKS.labels("ok").inc()
     data.extras[EXTRAS_LAST_TICK] = now
-    await prune_processed_updates(application, now)  # at most hourly; never raises
-    await purge_expired(application, now)  # at most hourly; never raises
+    await housekeeping(application, now)  # at most hourly; never raises
     if queued:
         sender = get_sender(application)
         if sender is not None:
@@ -95,22 +94,25 @@ async def run_tick(application: Application, now: dt.datetime | None = None) -> 
     return queued
 
 
-async def purge_expired(application: Application, now: dt.datetime) -> None:
-    """The retention pass (``bot.retention``: delivered messages' contents after
-    ``MESSAGE_RETENTION_DAYS``) if the last one was an hour ago or more. Never raises."""
+async def housekeeping(application: Application, now: dt.datetime) -> None:
+    """If the last pass was an hour ago or more: forget update ids older than a week
+    (``handlers.dedupe.prune``) and purge what retention says is due (``bot.retention``:
+    delivered messages' contents after ``MESSAGE_RETENTION_DAYS``). Never raises: a failed
+    pass is tried again at the next tick."""
     data = application.bot_data
-    last = data.extras.get(EXTRAS_LAST_PURGE)
+    last = data.extras.get(EXTRAS_LAST_HOUSEKEEPING)
     if data.settings is None or data.sessionmaker is None:
         return
-    if isinstance(last, dt.datetime) and now - last < PURGE_EVERY:
+    if isinstance(last, dt.datetime) and now - last < HOUSEKEEPING_EVERY:
         return
     try:
+        await prune_processed_updates(application, now)
         async with data.sessionmaker() as session, session.begin():
             await purge_expired_contents(session, data.settings, now)
     except Exception:
-        log.exception("retention pass failed; the next tick retries")
+        log.exception("hourly housekeeping failed; the next tick retries")
         return
-    data.extras[EXTRAS_LAST_PURGE] = now
+    data.extras[EXTRAS_LAST_HOUSEKEEPING] = now
 
 
 async def tick(context: CallbackContext) -> None:

@@ -146,7 +146,7 @@ class WebhookServer:
         sessionmaker = application.bot_data.sessionmaker
         now = application_now(application)
         window = (settings.timezone, settings.quiet_hours_start, settings.quiet_hours_end)
-        quiet = window[1] != window[2] and in_quiet_hours(now, *window)
+        quiet = in_quiet_hours(now, *window)  # never without quiet hours (start == end)
         try:
             if sessionmaker is None:
                 raise RuntimeError("the database is not open")
@@ -171,8 +171,9 @@ class WebhookServer:
         return web.json_response(body, status=status, dumps=json.dumps)
 
     async def handle_metrics(self, request: web.Request) -> web.Response:
-        await self.health()  # refreshes the outbox gauges (kept as they were on failure)
-        metrics.LEADER.set(1 if is_leader(self.application) else 0)
+        # Refreshes the outbox gauges (kept as they were on failure); the leader gauge
+        # follows bot.leader's changes itself.
+        await self.health()
         body, content_type = metrics.exposition()
         response = web.Response(body=body)
         response.headers["Content-Type"] = content_type

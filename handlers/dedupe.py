@@ -25,8 +25,8 @@ for ``STALE`` (its process died half-way) is taken over and handled: an update i
 neither when a process dies nor when the load balancer sends it twice. ``STALE`` is longer
 than any handler takes (an import of 10,000 rows takes seconds).
 
-The scheduler's tick calls :func:`prune` to forget claimed ids older than a week, at most
-once an hour.
+The scheduler's hourly housekeeping calls :func:`prune` to forget claimed ids older than a
+week.
 """
 
 from __future__ import annotations
@@ -53,8 +53,6 @@ from storage.repositories.updates import take_on as take_on_in_database
 log = logging.getLogger(__name__)
 
 DEDUPE_GROUP = -3  # before the conversation router (-2) and the account group (-1)
-PRUNE_EVERY = dt.timedelta(hours=1)
-_EXTRAS_PRUNED_AT = "processed_updates_pruned_at"
 _EXTRAS_RECENT = "recent_updates"
 RECENT = 10_000  # ids kept in memory: far more than can arrive twice within minutes
 STALE = dt.timedelta(seconds=60)
@@ -160,7 +158,7 @@ async def claim(update: Update, context: BotContext) -> None:
     if not recent.add(update.update_id):
         raise _ignored(update)
     engine = context.bot_data.engine
-    if engine is None or engine.dialect.name == "sqlite":  # one process: memory is enough
+    if engine is None or not _shared(context.application):  # one process: memory is enough
         return
     try:
         async with engine.begin() as connection:
@@ -175,21 +173,12 @@ async def claim(update: Update, context: BotContext) -> None:
 
 
 async def prune(application: Application, now: dt.datetime) -> None:
-    """Forget old update ids if the last prune was an hour ago or more. Never raises."""
-    extras = application.bot_data.extras
-    last = extras.get(_EXTRAS_PRUNED_AT)
+    """Forget update ids older than a week (the scheduler's hourly housekeeping)."""
     engine = application.bot_data.engine
-    if not _shared(application):  # SQLite keeps the ids in memory only
+    if engine is None or not _shared(application):  # SQLite keeps the ids in memory only
         return
-    if engine is None or (isinstance(last, dt.datetime) and now - last < PRUNE_EVERY):
-        return
-    try:
-        async with engine.begin() as connection:
-            removed = await prune_processed_updates(connection, now)
-    except Exception:
-        log.exception("pruning processed updates failed; the next tick retries")
-        return
-    extras[_EXTRAS_PRUNED_AT] = now
+    async with engine.begin() as connection:
+        removed = await prune_processed_updates(connection, now)
     if removed:
         log.info("forgot %s processed update ids", removed)
 

@@ -48,8 +48,11 @@ from storage.models import (
     Upload,
 )
 from storage.repositories.drafts import DRAFT_TTL
+from storage.repositories.evaluation_reminders import chunks
 from storage.repositories.outbox import PENDING, PURGED_PAYLOAD, SENDING
 from storage.repositories.uploads import FINAL_STATUSES as UPLOAD_FINAL_STATUSES
+
+_IN_CHUNK = 500  # ids per IN list
 
 # table -> the columns by which a person's rows are found (and exported).
 EXPORT_COVERAGE: dict[str, tuple[str, ...]] = {
@@ -102,11 +105,6 @@ def row_dict(obj: Base, *, without: Iterable[str] = ()) -> dict[str, Any]:
         for column in inspect(obj).mapper.column_attrs
         if column.key not in skip
     }
-
-
-def _chunks(values: Sequence[int], size: int = 500) -> Iterable[Sequence[int]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 @dataclass(frozen=True, slots=True)
@@ -599,7 +597,7 @@ class PersonalDataRepository:
             employee.updated_at = now
             await self.session.flush()
         m = OutboxMessage
-        for ids in _chunks(targets.outbox_stubbed):
+        for ids in chunks(targets.outbox_stubbed, _IN_CHUNK):
             # Announcement rows keep their ids, status and times (HR's figures); an unsent
             # one is cancelled, as it can no longer reach anyone.
             unsent = or_(
@@ -633,13 +631,13 @@ class PersonalDataRepository:
             (ActivationCode, targets.activation_codes),
             (Upload, targets.uploads),
         ):
-            for chunk in _chunks(ids):
+            for chunk in chunks(ids, _IN_CHUNK):
                 await self.session.execute(
                     delete(model)
                     .where(model.id.in_(chunk))  # type: ignore[attr-defined]
                     .execution_options(synchronize_session=False)
                 )
-        for chunk in _chunks(targets.announcements):
+        for chunk in chunks(targets.announcements, _IN_CHUNK):
             await self.session.execute(
                 update(Announcement)
                 .where(Announcement.id.in_(chunk))

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.i18n import get_translator
+from bot.scheduler import housekeeping
 from handlers import dedupe
 from storage.models import ProcessedUpdate, utcnow
 from storage.repositories.updates import claim_update
@@ -124,14 +125,14 @@ async def test_old_ids_are_pruned_at_most_once_an_hour(captured, sessionmaker, e
     async with engine.begin() as connection:
         await claim_update(connection, 1, now - dt.timedelta(days=8))
         await claim_update(connection, 2, now - dt.timedelta(days=6))
-    await dedupe.prune(app, now)
+    await housekeeping(app, now)
     assert await processed(sessionmaker) == [2]
 
     async with engine.begin() as connection:
         await claim_update(connection, 3, now - dt.timedelta(days=9))
-    await dedupe.prune(app, now + dt.timedelta(minutes=59))  # too soon: nothing is done
+    await housekeeping(app, now + dt.timedelta(minutes=59))  # too soon: nothing is done
     assert sorted(await processed(sessionmaker)) == [2, 3]
-    await dedupe.prune(app, now + dt.timedelta(hours=1))
+    await housekeeping(app, now + dt.timedelta(hours=1))
     assert await processed(sessionmaker) == [2]
     async with sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(ProcessedUpdate)) == 1
